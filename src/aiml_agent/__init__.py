@@ -1,0 +1,50 @@
+"""aiml-agent: tool-using assistants on the AIMLAPI chat completion API.
+
+Public names are imported lazily so that ``import aiml_agent`` stays cheap: the generator, the agent
+and the tools load Haystack and the openai SDK only when first used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "AIMLAPIChatGenerator": "aiml_agent.generator",
+    "AIMLAPIError": "aiml_agent.errors",
+    "tool": "aiml_agent.tools",
+    "create_tool": "aiml_agent.tools",
+    "FunctionTool": "aiml_agent.tools",
+    "Toolset": "aiml_agent.toolset",
+    "RunContext": "aiml_agent.context",
+    "to_strict_schema": "aiml_agent.strict",
+    "StrictSchemaError": "aiml_agent.errors",
+    "ToolArgumentsError": "aiml_agent.errors",
+    "Agent": "aiml_agent.agent",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+if TYPE_CHECKING:
+    from aiml_agent.agent import Agent
+    from aiml_agent.context import RunContext
+    from aiml_agent.errors import AIMLAPIError, StrictSchemaError, ToolArgumentsError
+    from aiml_agent.generator import AIMLAPIChatGenerator
+    from aiml_agent.strict import to_strict_schema
+    from aiml_agent.tools import FunctionTool, create_tool, tool
+    from aiml_agent.toolset import Toolset
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'aiml_agent' has no attribute {name!r}")
+    value = getattr(import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

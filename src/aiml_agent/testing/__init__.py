@@ -1,0 +1,32 @@
+"""Testing kit: a scripted AIMLAPI-compatible server and vcrpy cassettes with safe defaults.
+
+Names load lazily so that the pytest plugin costs nothing until used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "ScriptedServer": "aiml_agent.testing.server",
+    "Reply": "aiml_agent.testing.server",
+    "ToolCallReply": "aiml_agent.testing.server",
+    "RecordedRequest": "aiml_agent.testing.server",
+    "cassette": "aiml_agent.testing.cassettes",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from aiml_agent.testing.cassettes import cassette
+    from aiml_agent.testing.server import RecordedRequest, Reply, ScriptedServer, ToolCallReply
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'aiml_agent.testing' has no attribute {name!r}")
+    value = getattr(import_module(module_name), name)
+    globals()[name] = value
+    return value
