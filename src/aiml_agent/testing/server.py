@@ -1,0 +1,456 @@
+"""A scripted AIMLAPI-compatible chat completions server for unit tests and benchmarks.
+
+`ScriptedServer` is a real HTTP server on 127.0.0.1 (ephemeral port) that answers
+``POST /v1/chat/completions`` in the OpenAI/AIMLAPI wire format from a script, so any client (the openai
+SDK, `AIMLAPIChatGenerator`, an `Agent`) can be tested end to end without network or key::
+
+    from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
+
+    def test_weather_agent():
+        script = [Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris"})]), "It is sunny."]
+        with ScriptedServer(script) as server:
+            generator = AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=server.base_url)
+            ...                                       # run your code
+            assert server.requests[0].body["model"]    # every request is recorded
+            assert server.remaining == 0               # and the whole script was used
+
+Replies are taken in order (or computed by a function of the request body); requests with
+``"stream": true`` get server-sent events exactly as OpenAI sends them. Errors, delays and cut streams
+are scripted the same way (`Reply.error`, ``delay=``, ``cut_after=``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Union
+
+__all__ = ["RecordedRequest", "Reply", "ScriptedServer", "ToolCallReply"]
+
+CHAT_PATH = "/v1/chat/completions"
+_FINGERPRINT = "fp_scripted"
+
+
+@dataclass
+class ToolCallReply:
+    """One tool call in a scripted reply.
+
+    :param name: The function name the "model" calls.
+    :param arguments: A dict (sent as JSON) or a raw string, sent as is (e.g. ``'{"tz": '`` to simulate
+        malformed JSON from the model).
+    :param id: The call id; ``None`` gives ``"call_N"``, numbered per server in the order calls are sent.
+    """
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str | None = None
+
+    @property
+    def arguments_json(self) -> str:
+        """The arguments string as it goes on the wire."""
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass
+class Reply:
+    """One scripted answer.
+
+    :param text: The assistant's text (``None``: no content).
+    :param tool_calls: Tool calls, sent with indexes 0, 1, ... in this order.
+    :param finish_reason: Defaults to ``"tool_calls"`` when there are tool calls, else ``"stop"``.
+    :param usage: Token usage sent as is; ``None`` gives deterministic counts: prompt tokens are the
+        whitespace-separated words of the request's messages, completion tokens the words of the reply's
+        text plus its tool calls' names and argument strings.
+    :param cost: AIMLAPI cost (e.g. ``{"credits_used": 42, "usd_spent": 0.000021}``), sent as top-level
+        ``"meta": {"usage": cost}`` (in a stream, on the last chunk before ``[DONE]``).
+    :param model: The model named in the answer; defaults to the request's ``model``.
+    :param status: HTTP status. A status >= 400 without `body` answers AIMLAPI's flat error body.
+    :param body: A raw body sent as is with `status`: JSON (e.g. OpenAI's ``{"error": {...}}`` shape), or a
+        str / bytes sent as plain text (e.g. a proxy's error page).
+    :param error_message: The ``message`` of the AIMLAPI flat error body (see `Reply.error`).
+    :param request_id: ``requestId`` of the error body; ``None`` gives a fresh uuid.
+    :param delay: Seconds to wait before answering.
+    :param chunk_delay: Seconds to wait between server-sent events of a streamed answer.
+    :param cut_after: For a streamed answer: close the connection after this many events, without
+        ``[DONE]`` and without ending the chunked body, so the client sees a broken stream.
+    :param headers: Extra response headers (e.g. ``{"retry-after": "0"}``).
+    """
+
+    text: str | None = None
+    tool_calls: list[ToolCallReply] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = None
+    model: str | None = None
+    status: int = 200
+    body: Any = None
+    error_message: str | None = None
+    request_id: str | None = None
+    delay: float = 0.0
+    chunk_delay: float = 0.0
+    cut_after: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def error(cls, status: int, message: str, *, request_id: str | None = None,
+              headers: dict[str, str] | None = None, delay: float = 0.0) -> Reply:
+        """An AIMLAPI error: ``{"message", "path", "requestId", "statusCode", "timestamp"}`` with `status`.
+
+        :param status: The HTTP status (e.g. 429, 500).
+        :param message: The body's ``message``.
+        :param request_id: The body's ``requestId``; ``None`` gives a fresh uuid.
+        :param headers: Extra response headers (e.g. ``{"retry-after": "1"}``).
+        :param delay: Seconds to wait before answering.
+        """
+        return cls(status=status, error_message=message, request_id=request_id, headers=dict(headers or {}),
+                   delay=delay)
+
+
+ScriptItem = Union[Reply, str]
+Script = Union[Sequence[ScriptItem], Callable[[dict[str, Any]], ScriptItem]]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request the server received: `headers` have lower-case keys; `body` is the parsed JSON (or None)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    raw_body: bytes = b""
+
+
+def _words(value: Any) -> int:
+    """Whitespace-separated words in message content (a string or a list of text parts)."""
+    if isinstance(value, str):
+        return len(value.split())
+    if isinstance(value, list):
+        return sum(_words(part.get("text") if isinstance(part, dict) else part) for part in value)
+    return 0
+
+
+def _default_usage(body: dict[str, Any], reply: Reply) -> dict[str, int]:
+    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    prompt = sum(_words(m.get("content")) for m in messages if isinstance(m, dict))
+    completion = _words(reply.text) + sum(1 + len(c.arguments_json.split()) for c in reply.tool_calls)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _text_pieces(text: str) -> list[str]:
+    """Split text into word-sized deltas (each keeps its leading whitespace); they join back to `text`."""
+    return re.findall(r"\s*\S+|\s+", text)
+
+
+def _argument_pieces(arguments: str) -> list[str]:
+    """Split an arguments string into 2+ token-like fragments, as OpenAI streams them."""
+    pieces = re.findall(r"\w+|\s+|[^\w\s]+", arguments)
+    if len(pieces) == 1 and len(arguments) > 1:
+        half = len(arguments) // 2
+        pieces = [arguments[:half], arguments[half:]]
+    return pieces
+
+
+def _phrase(status: int) -> str:
+    """The HTTP reason phrase ("" for a non-standard status such as 599)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner._track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.owner._track(self.connection, False)
+        super().finish()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        request = RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                                  body, raw)
+        path = self.path.split("?", 1)[0]
+        if path != CHAT_PATH or self.command != "POST":
+            self.server.owner._record(request)
+            self._send_json(404, self._error_body(404, f"Cannot {self.command} {path}"))
+            return
+        if not isinstance(body, dict):
+            self.server.owner._record(request)
+            self._send_json(400, self._error_body(400, "Request body must be a JSON object"))
+            return
+        reply = self.server.owner._next_reply(request)
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.status >= 400 or reply.body is not None:
+            content = reply.body if reply.body is not None else self._error_body(
+                reply.status, reply.error_message or _phrase(reply.status) or f"HTTP {reply.status}", reply.request_id)
+            self._send_json(reply.status, content, reply.headers)
+        elif body.get("stream"):
+            self._send_stream(body, reply)
+        else:
+            self._send_json(200, self.server.owner._completion(body, reply), reply.headers)
+
+    def _error_body(self, status: int, message: str, request_id: str | None = None) -> dict[str, Any]:
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return {"message": message, "path": self.path, "requestId": request_id or str(uuid.uuid4()),
+                "statusCode": status, "timestamp": now}
+
+    def _head(self, status: int, headers: dict[str, str]) -> bytes:
+        phrase = _phrase(status) or "Status"
+        lines = [f"HTTP/1.1 {status} {phrase}"] + [f"{k}: {v}" for k, v in headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send_json(self, status: int, content: Any, extra: dict[str, str] | None = None) -> None:
+        """Send `content` as JSON (str / bytes: as is, as text, e.g. a proxy's HTML error page)."""
+        if isinstance(content, (str, bytes)):
+            data, kind = (content.encode() if isinstance(content, str) else content), "text/plain; charset=utf-8"
+        else:
+            data, kind = json.dumps(content).encode(), "application/json"
+        headers = {"content-type": kind, "content-length": str(len(data)), **(extra or {})}
+        self.wfile.write(self._head(status, headers) + data)  # one write: no Nagle/delayed-ACK stall
+
+    def _send_stream(self, body: dict[str, Any], reply: Reply) -> None:
+        headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache",
+                   "transfer-encoding": "chunked", **reply.headers}
+        try:
+            self.wfile.write(self._head(200, headers))
+            for sent, event in enumerate(self.server.owner._events(body, reply)):
+                if reply.cut_after is not None and sent >= reply.cut_after:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if sent and reply.chunk_delay:
+                    time.sleep(reply.chunk_delay)
+                data = f"data: {event}\n\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client went away mid-stream
+            self.close_connection = True
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    owner: ScriptedServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client drops its connection; report real handler bugs."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class ScriptedServer:
+    """A real chat completions server on 127.0.0.1 that answers from a script and records every request.
+
+    :param script: Replies taken in order: `Reply` objects or strings (a text reply); or a function of
+        the request body (a dict) returning a `Reply` or a string. When a list runs out, the server answers
+        500 with a message saying so.
+    :param model: The model named in answers when neither the reply nor the request names one.
+
+    Use it as a context manager (or call `start()` / `stop()`); point a client at `base_url`. Safe under
+    concurrent requests; connections are kept alive, so per-request overhead is small enough to use it
+    as a zero-latency model in benchmarks.
+    """
+
+    def __init__(self, script: Script | None = None, *, model: str = "scripted-model") -> None:
+        self._function: Callable[[dict[str, Any]], ScriptItem] | None = None
+        self._replies: deque[ScriptItem] = deque()
+        if callable(script):
+            self._function = script
+        elif script is not None:
+            if isinstance(script, (str, Reply)):
+                raise TypeError("ScriptedServer(script) takes a list of replies or a function, not one reply")
+            self._replies.extend(script)
+        self._model = model
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._served = 0
+        self._call_counter = 0
+        self._connections: set[socket.socket] = set()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> ScriptedServer:
+        """Bind an ephemeral port on 127.0.0.1 and serve from a daemon thread."""
+        if self._httpd is not None:
+            return self
+        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        httpd.owner = self
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"ScriptedServer:{httpd.server_address[1]}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close open (keep-alive) connections."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- public state ------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``: the client's base URL."""
+        if self._httpd is None:
+            raise RuntimeError("ScriptedServer is not running: use it as a context manager or call start()")
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of every request received so far, in arrival order."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def remaining(self) -> int:
+        """Replies left in a list script (0 for a function script)."""
+        with self._lock:
+            return len(self._replies)
+
+    def add(self, *replies: ScriptItem) -> None:
+        """Append replies to the script (a list script only)."""
+        if self._function is not None:
+            raise TypeError("ScriptedServer.add() needs a list script; this server answers with a function")
+        with self._lock:
+            self._replies.extend(replies)
+
+    # -- used by the handler -----------------------------------------------------------------------
+    def _track(self, conn: socket.socket, alive: bool) -> None:
+        with self._lock:
+            (self._connections.add if alive else self._connections.discard)(conn)
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _next_reply(self, request: RecordedRequest) -> Reply:
+        """Record `request` and take its reply (in one step, so requests[i] got the i-th reply)."""
+        with self._lock:
+            self._requests.append(request)
+            if self._function is None:
+                if not self._replies:
+                    return Reply.error(500, f"ScriptedServer script exhausted: no reply left for request "
+                                                  f"#{len(self._requests)} ({self._served} requests served)")
+                item: ScriptItem | None = self._replies.popleft()
+            else:
+                item = None
+            self._served += 1
+        if item is None:
+            try:
+                item = self._function(request.body)  # type: ignore[misc]
+            except Exception as exc:  # noqa: BLE001 - the test should see what went wrong
+                return Reply.error(500, f"ScriptedServer script function raised {exc!r}")
+        if isinstance(item, str):
+            return Reply(text=item)
+        if not isinstance(item, Reply):
+            return Reply.error(500, f"ScriptedServer script item must be a Reply or str, got {item!r}")
+        return item
+
+    def _call_ids(self, reply: Reply) -> list[str]:
+        with self._lock:
+            ids = []
+            for call in reply.tool_calls:
+                if call.id is None:
+                    self._call_counter += 1
+                ids.append(call.id or f"call_{self._call_counter}")
+            return ids
+
+    def _base(self, body: dict[str, Any], reply: Reply, obj: str) -> dict[str, Any]:
+        return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": obj, "created": int(time.time()),
+                "model": reply.model or body.get("model") or self._model, "service_tier": "default",
+                "system_fingerprint": _FINGERPRINT}
+
+    def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {"id": call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json}}
+                for call_id, c in zip(self._call_ids(reply), reply.tool_calls)]
+        result = self._base(body, reply, "chat.completion")
+        result["choices"] = [{"index": 0, "message": message, "logprobs": None,
+                              "finish_reason": reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")}]
+        result["usage"] = reply.usage if reply.usage is not None else _default_usage(body, reply)
+        if reply.cost is not None:
+            result["meta"] = {"usage": reply.cost}
+        return result
+
+    def _events(self, body: dict[str, Any], reply: Reply) -> Iterator[str]:
+        """The SSE data payloads of a streamed reply, ending with ``[DONE]``."""
+        base = self._base(body, reply, "chat.completion.chunk")
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        chunks: list[dict[str, Any]] = []
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> None:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            chunks.append({**base, "choices": [choice], **({"usage": None} if include_usage else {})})
+
+        chunk({"role": "assistant", "content": "" if reply.text is not None else None, "refusal": None})
+        for piece in _text_pieces(reply.text or ""):
+            chunk({"content": piece})
+        for index, (call_id, call) in enumerate(zip(self._call_ids(reply), reply.tool_calls)):
+            chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                   "function": {"name": call.name, "arguments": ""}}]})
+            for piece in _argument_pieces(call.arguments_json):
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+        chunk({}, reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop"))
+        if include_usage:
+            usage = reply.usage if reply.usage is not None else _default_usage(body, reply)
+            chunks.append({**base, "choices": [], "usage": usage})
+        if reply.cost is not None:
+            chunks[-1]["meta"] = {"usage": reply.cost}
+        for item in chunks:
+            yield json.dumps(item)
+        yield "[DONE]"
