@@ -1,0 +1,563 @@
+"""to_strict_schema and tool_definitions against a checker of OpenAI's strict function-calling rules."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import enum
+import uuid
+from typing import Annotated, Any, Literal, Optional, Union
+
+import jsonschema
+import pytest
+from haystack.tools import Tool
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from typing_extensions import NotRequired, TypedDict
+
+from aiml_agent.errors import StrictSchemaError
+from aiml_agent.strict import MAX_TOOLS, to_strict_schema, tool_definitions
+
+# --------------------------------------------------------------------------------------------------
+# The checker: OpenAI "Structured Outputs - supported schemas", written independently of the module.
+# --------------------------------------------------------------------------------------------------
+ALLOWED_KEYWORDS = {
+    "type", "properties", "required", "additionalProperties", "items", "anyOf", "enum", "const",
+    "description", "$ref", "$defs", "definitions", "pattern", "format", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minItems", "maxItems",
+}  # fmt: skip
+
+
+def check_openai_strict(schema: dict[str, Any]) -> None:
+    """Raise AssertionError naming the path of the first rule a strict schema breaks."""
+    assert schema.get("type") == "object", "root must be type object"
+    assert "anyOf" not in schema, "root must not be anyOf"
+    defs = {**schema.get("$defs", {}), **schema.get("definitions", {})}
+    totals = {"properties": 0, "enum": 0}
+
+    def walk(node: Any, path: str, depth: int) -> None:
+        assert isinstance(node, dict) and node, f"{path}: empty or non-object schema"
+        unknown = set(node) - ALLOWED_KEYWORDS
+        assert not unknown, f"{path}: keywords strict mode rejects: {unknown}"
+        if "$ref" in node:
+            assert set(node) == {"$ref"}, f"{path}: $ref with sibling keys {set(node) - {'$ref'}}"
+            assert node["$ref"].rsplit("/", 1)[-1] in defs, f"{path}: dangling $ref"
+            return
+        assert {"type", "anyOf", "enum", "const"} & set(node), f"{path}: no type"
+        types = node.get("type")
+        types = types if isinstance(types, list) else [types]
+        if "enum" in node:
+            totals["enum"] += len(node["enum"])
+        for i, branch in enumerate(node.get("anyOf", [])):
+            walk(branch, f"{path}.anyOf[{i}]", depth)
+        if "object" in types:
+            depth += 1
+            assert depth <= 10, f"{path}: more than 10 levels of nesting"
+            assert node.get("additionalProperties") is False, f"{path}: object not closed"
+            props = node.get("properties")
+            assert isinstance(props, dict), f"{path}: object without properties"
+            assert sorted(node.get("required", [])) == sorted(props), f"{path}: not every property required"
+            totals["properties"] += len(props)
+            for name, sub in props.items():
+                walk(sub, f"{path}.properties.{name}", depth)
+        if "array" in types:
+            assert "items" in node, f"{path}: array without items"
+            walk(node["items"], f"{path}.items", depth)
+
+    walk({k: v for k, v in schema.items() if k not in ("$defs", "definitions")}, "$", 0)
+    for name, sub in defs.items():
+        walk(sub, f"$.$defs.{name}", 0)
+    assert totals["properties"] <= 5000 and totals["enum"] <= 1000, "over OpenAI's limits"
+
+
+def find_key(node: Any, key: str, *, names: bool = False) -> list[Any]:
+    """Every value of the keyword ``key`` in any schema node (property and definition names are not keywords)."""
+    found = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key and not names:
+                found.append(v)
+            found.extend(find_key(v, key, names=k in ("properties", "$defs", "definitions") and not names))
+    elif isinstance(node, list):
+        for v in node:
+            found.extend(find_key(v, key))
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# The battery: schemas the way pydantic (and so create_tool) writes them.
+# --------------------------------------------------------------------------------------------------
+class Color(str, enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Priority(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class Address(BaseModel):
+    street: str
+    city: str = "Paris"
+    zip_code: Optional[str] = None
+
+
+class Person(BaseModel):
+    name: Annotated[str, Field(description="Full name", min_length=1, max_length=80)]
+    home: Address = Field(description="Where they live")  # $ref with a sibling description
+    work: Optional[Address] = None
+    tags: set[str] = set()
+
+
+class TreeNode(BaseModel):
+    value: int
+    children: list[TreeNode] = []
+
+
+@dataclasses.dataclass
+class Point:
+    x: float
+    y: float = 0.0
+
+
+class Movie(TypedDict):
+    title: str
+    year: NotRequired[int]
+
+
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    lives: int = 9
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+    good: bool = True
+
+
+class Pet(BaseModel):
+    pet: Annotated[Union[Cat, Dog], Field(discriminator="kind")]
+
+
+def params(**fields: Any) -> dict[str, Any]:
+    """The JSON schema of a function-like signature: name=(type, default) or name=type."""
+    return create_model("Params", **fields).model_json_schema()
+
+
+BATTERY: dict[str, dict[str, Any]] = {
+    "no_params": params(),
+    "scalars": params(city=str, days=(int, 3), metric=(bool, True), ratio=(float, ...)),
+    "optional": params(a=(Optional[str], None), b=(int | None, ...), c=(Optional[int], 5)),
+    "literal_enum": params(unit=(Literal["c", "f"], "c"), color=Color, prio=(Priority, Priority.LOW)),
+    "nested": params(person=Person, people=(list[Person], [])),
+    "dataclass_typeddict": params(point=Point, movie=(Optional[Movie], None)),
+    "dates": params(when=dt.datetime, day=(dt.date, dt.date(2024, 1, 1)), at=dt.time, span=dt.timedelta, id=uuid.UUID),
+    "recursive": params(tree=TreeNode),
+    "unions": params(value=Union[int, str], shape=(Union[Address, Point], ...), pet=Pet),
+    "constraints": params(
+        q=(str, Field(min_length=3, max_length=10, pattern="^[a-z]+$")),
+        n=(int, Field(ge=1, le=100, multiple_of=5)),
+        xs=(list[int], Field(min_length=1, max_length=4)),
+        pair=(tuple[float, float], (0.0, 0.0)),
+        mixed=tuple[int, str],
+    ),
+    "model_schema": Person.model_json_schema(),
+    "type_adapter": TypeAdapter(Address).json_schema(),
+    "examples": params(q=(str, Field(examples=["cats"], json_schema_extra={"deprecated": True}))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BATTERY))
+def test_battery_passes_the_openai_checker(name: str) -> None:
+    schema = BATTERY[name]
+    before = copy.deepcopy(schema)
+    strict = to_strict_schema(schema, tool_name=name)
+    assert schema == before, "input mutated"
+    check_openai_strict(strict)
+    assert not find_key(strict, "default") and not find_key(strict, "title") and not find_key(strict, "oneOf")
+
+
+@pytest.mark.parametrize("name", sorted(BATTERY))
+def test_result_shares_nothing_with_the_input(name: str) -> None:
+    schema = BATTERY[name]
+    before = copy.deepcopy(schema)
+    strict = to_strict_schema(schema)
+
+    def scramble(node: Any) -> None:
+        if isinstance(node, dict):
+            for v in node.values():
+                scramble(v)
+            node.clear()
+        elif isinstance(node, list):
+            for v in node:
+                scramble(v)
+            node.clear()
+
+    scramble(strict)
+    assert schema == before
+
+
+SAMPLES = [
+    (Person, Person(name="Ann", home=Address(street="Main"), tags={"a"})),
+    (TreeNode, TreeNode(value=1, children=[TreeNode(value=2)])),
+    (Pet, Pet(pet=Dog(kind="dog"))),
+    (Address, Address(street="Main", zip_code="75001")),
+]
+
+
+@pytest.mark.parametrize(("model", "instance"), SAMPLES, ids=lambda v: getattr(v, "__name__", "instance"))
+def test_strict_schema_still_accepts_real_values_and_nulls_for_optionals(model: Any, instance: Any) -> None:
+    strict = to_strict_schema(model.model_json_schema())
+    data = instance.model_dump(mode="json")
+    jsonschema.validate(data, strict)  # every field present, as the model would send it
+    optional = [name for name, field in model.model_fields.items() if not field.is_required()]
+    jsonschema.validate({**data, **dict.fromkeys(optional)}, strict)  # null means "use the default"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**data, "unexpected": 1}, strict)
+
+
+# --------------------------------------------------------------------------------------------------
+# Each rule on its own.
+# --------------------------------------------------------------------------------------------------
+def test_optional_properties_become_required_and_nullable_without_double_wrapping() -> None:
+    strict = to_strict_schema(params(a=(Optional[str], None), b=(int, 3), c=(Address, None), d=(Color, Color.RED)))
+    props = strict["properties"]
+    assert strict["required"] == ["a", "b", "c", "d"]
+    assert props["a"]["anyOf"] == [{"type": "string"}, {"type": "null"}]  # already nullable: left as is
+    assert props["b"]["type"] == ["integer", "null"]  # simple type: null added to the type list
+    assert props["c"]["anyOf"] == [{"$ref": "#/$defs/Address"}, {"type": "null"}]
+    assert "default: 3" in props["b"]["description"]
+    # a default beside a $ref has to go somewhere: the enum is inlined and the default described
+    assert props["d"] == {"anyOf": [{"enum": ["red", "green"], "type": "string"}, {"type": "null"}],
+                          "description": 'default: "red"'}  # fmt: skip
+
+
+def test_required_nullable_stays_as_it_was() -> None:
+    strict = to_strict_schema(params(b=(int | None, ...)))
+    assert strict["properties"]["b"] == {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+
+
+def test_enum_with_type_list_gets_wrapped_not_broken() -> None:
+    schema = {"type": "object", "properties": {"u": {"type": "string", "enum": ["c", "f"]}}}
+    prop = to_strict_schema(schema)["properties"]["u"]
+    assert prop == {"anyOf": [{"type": "string", "enum": ["c", "f"]}, {"type": "null"}]}
+    jsonschema.validate({"u": None}, to_strict_schema(schema))
+
+
+def test_unsupported_keywords_move_into_the_description_and_supported_ones_stay() -> None:
+    strict = to_strict_schema(BATTERY["constraints"])
+    q, n, xs = (strict["properties"][k] for k in ("q", "n", "xs"))
+    assert "minLength" not in q and "maxLength" not in q
+    assert "minLength: 3" in q["description"] and "maxLength: 10" in q["description"]
+    assert q["pattern"] == "^[a-z]+$"
+    assert (n["minimum"], n["maximum"], n["multipleOf"]) == (1, 100, 5)
+    assert (xs["minItems"], xs["maxItems"]) == (1, 4)
+    person = to_strict_schema(Person.model_json_schema())
+    name = person["properties"]["name"]["description"]
+    assert name.startswith("Full name (") and "minLength: 1" in name and "maxLength: 80" in name
+    tags = person["properties"]["tags"]
+    assert "uniqueItems: true" in tags["description"] and "uniqueItems" not in str(tags["anyOf"])
+
+
+def test_other_unknown_keywords_are_described_too() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "o": {"type": "object", "properties": {"a": {"type": "string"}}, "minProperties": 1,
+                  "patternProperties": {"^x": {"type": "string"}}, "additionalProperties": False},
+            "s": {"type": "string", "contentEncoding": "base64", "description": "Blob."},
+        },
+        "required": ["o", "s"],
+    }  # fmt: skip
+    strict = to_strict_schema(schema)
+    check_openai_strict(strict)
+    assert "minProperties: 1" in strict["properties"]["o"]["description"]
+    assert 'patternProperties: {"^x": {"type": "string"}}' in strict["properties"]["o"]["description"]
+    assert strict["properties"]["s"]["description"] == "Blob. (contentEncoding: base64)"
+
+
+def test_oneof_becomes_anyof_and_single_allof_is_merged() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "v": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+            "a": {"allOf": [{"$ref": "#/definitions/A"}], "description": "An A"},
+        },
+        "required": ["v", "a"],
+        "definitions": {"A": {"type": "object", "properties": {"x": {"type": "integer"}}, "title": "A"}},
+    }
+    strict = to_strict_schema(schema)
+    check_openai_strict(strict)
+    assert strict["properties"]["v"] == {"anyOf": [{"type": "integer"}, {"type": "string"}]}
+    a = strict["properties"]["a"]
+    assert a["description"] == "An A" and a["properties"] == {"x": {"type": ["integer", "null"]}}
+    assert strict["definitions"]["A"]["additionalProperties"] is False
+
+
+def test_ref_with_siblings_is_inlined_and_plain_refs_and_defs_kept() -> None:
+    strict = to_strict_schema(Person.model_json_schema())
+    home = strict["properties"]["home"]
+    assert "$ref" not in home and home["description"] == "Where they live"
+    assert home["required"] == ["street", "city", "zip_code"] and home["additionalProperties"] is False
+    assert strict["properties"]["work"]["anyOf"][0] == {"$ref": "#/$defs/Address"}
+    assert strict["$defs"]["Address"]["additionalProperties"] is False
+
+
+def test_recursive_model_keeps_its_ref() -> None:
+    strict = to_strict_schema(params(tree=TreeNode))
+    children = strict["$defs"]["TreeNode"]["properties"]["children"]
+    assert children["anyOf"][0] == {"type": "array", "items": {"$ref": "#/$defs/TreeNode"}}
+
+
+def test_root_given_as_ref_is_spelled_out() -> None:
+    schema = {"$ref": "#/$defs/A", "$defs": {"A": {"type": "object", "properties": {"x": {"type": "integer"}}}}}
+    strict = to_strict_schema(schema)
+    check_openai_strict(strict)
+    assert strict["properties"] == {"x": {"type": ["integer", "null"]}} and strict["required"] == ["x"]
+
+
+def test_existing_closed_objects_and_empty_objects_are_fine() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"e": {"type": "object", "additionalProperties": False}, "m": params()},
+        "required": ["e", "m"],
+        "additionalProperties": False,
+    }
+    strict = to_strict_schema(schema)
+    check_openai_strict(strict)
+    empty = {"type": "object", "additionalProperties": False, "properties": {}, "required": []}
+    assert strict["properties"]["e"] == empty
+
+
+# --------------------------------------------------------------------------------------------------
+# Shapes that cannot be strict.
+# --------------------------------------------------------------------------------------------------
+class Config(BaseModel):
+    name: str
+    options: dict[str, int]
+
+
+class Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    a: int
+
+
+IMPOSSIBLE = [
+    ("dict_str_x", params(filters=dict[str, int]), "$.properties.filters", "filters"),
+    ("bare_dict", params(x=(dict, None)), "$.properties.x", "x"),
+    ("any", params(value=Any), "$.properties.value", "value"),
+    ("bare_list", params(items=list), "$.properties.items.items", "items"),
+    ("array_without_items", {"type": "object", "properties": {"xs": {"type": "array"}}}, "$.properties.xs", "xs"),
+    ("object_without_properties", {"type": "object", "properties": {"o": {"type": "object"}}}, "$.properties.o", "o"),
+    ("nested_free_form", params(cfg=Config), "$.$defs.Config.properties.options", "cfg"),
+    ("open_model", params(loose=Loose), "$.$defs.Loose", "loose"),
+    ("open_root", Loose.model_json_schema(), "$", None),
+    ("root_anyof", {"anyOf": [{"type": "object", "properties": {}}]}, "$", None),
+    ("root_not_object", {"type": "string"}, "$", None),
+    ("allof_many", {"type": "object", "properties": {"a": {"allOf": [{"type": "integer"}, {"minimum": 1}]}}},
+     "$.properties.a", "a"),  # fmt: skip
+    ("dangling_ref", {"type": "object", "properties": {"a": {"$ref": "#/$defs/Nope"}}}, "$.properties.a", "a"),
+    ("any_in_union", params(v=Union[int, Any]), "$.properties.v.anyOf[1]", "v"),
+]
+
+
+@pytest.mark.parametrize(("case", "schema", "path", "parameter"), IMPOSSIBLE, ids=[c[0] for c in IMPOSSIBLE])
+def test_impossible_shapes_raise_naming_path_tool_and_parameter(
+    case: str, schema: dict[str, Any], path: str, parameter: str | None
+) -> None:
+    before = copy.deepcopy(schema)
+    with pytest.raises(StrictSchemaError) as info:
+        to_strict_schema(schema, tool_name="search")
+    err = info.value
+    assert (err.path, err.tool_name, err.parameter) == (path, "search", parameter)
+    assert "tool 'search'" in str(err) and path in str(err)
+    if parameter:
+        assert f"parameter '{parameter}'" in str(err)
+    assert schema == before
+
+
+def test_self_referencing_ref_with_siblings_raises_instead_of_looping() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"a": {"$ref": "#/$defs/A"}},
+        "$defs": {"A": {"$ref": "#/$defs/A", "description": "loop"}},
+    }
+    with pytest.raises(StrictSchemaError, match="refers back to itself"):
+        to_strict_schema(schema)
+
+
+# --------------------------------------------------------------------------------------------------
+# OpenAI's limits.
+# --------------------------------------------------------------------------------------------------
+def nested(levels: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"type": "string"}
+    for _ in range(levels - 1):
+        node = {"type": "object", "properties": {"n": node}, "required": ["n"]}
+    return {"type": "object", "properties": {"n": node}, "required": ["n"]}
+
+
+def test_nesting_limit() -> None:
+    check_openai_strict(to_strict_schema(nested(10)))
+    with pytest.raises(StrictSchemaError, match="10"):
+        to_strict_schema(nested(11))
+
+
+def test_property_limit() -> None:
+    many = {"type": "object", "properties": {f"p{i}": {"type": "integer"} for i in range(5000)}}
+    assert len(to_strict_schema(many)["required"]) == 5000
+    many["properties"]["one_more"] = {"type": "integer"}
+    with pytest.raises(StrictSchemaError, match="5000"):
+        to_strict_schema(many)
+
+
+def test_enum_limits() -> None:
+    def enums(*sizes: int, width: int = 1) -> dict[str, Any]:
+        props = {f"e{i}": {"enum": [str(v).zfill(width) for v in range(n)]} for i, n in enumerate(sizes)}
+        return {"type": "object", "properties": props}
+
+    to_strict_schema(enums(600, 400))
+    with pytest.raises(StrictSchemaError, match="1000 enum values") as info:
+        to_strict_schema(enums(600, 401))
+    assert info.value.parameter == "e1"
+    with pytest.raises(StrictSchemaError, match="15000 characters"):
+        to_strict_schema(enums(300, width=60))
+
+
+# --------------------------------------------------------------------------------------------------
+# tool_definitions: the request's tools field.
+# --------------------------------------------------------------------------------------------------
+def echo(**kwargs: Any) -> dict[str, Any]:
+    """A tool function that returns its arguments."""
+    return kwargs
+
+
+def make_tool(name: str, schema: dict[str, Any], strict: bool | None = None) -> Tool:
+    tool = Tool(name=name, description=f"The {name} tool.", parameters=schema, function=echo)
+    if strict is not None:
+        tool.strict = strict  # type: ignore[attr-defined]  # as FunctionTool(strict=...) carries it
+    return tool
+
+
+def test_tool_definitions_strict_and_non_strict() -> None:
+    schema = params(city=str, days=(int, 3))
+    before = copy.deepcopy(schema)
+    tool = make_tool("weather", schema)
+    spec = copy.deepcopy(tool.to_dict())
+
+    [strict] = tool_definitions([tool], strict=True)
+    assert strict == {
+        "type": "function",
+        "function": {
+            "name": "weather",
+            "description": "The weather tool.",
+            "parameters": to_strict_schema(schema),
+            "strict": True,
+        },
+    }
+    [loose] = tool_definitions([tool], strict=False)
+    assert loose == {"type": "function", "function": {"name": "weather", "description": "The weather tool.",
+                                                      "parameters": before}}  # fmt: skip
+    assert "strict" not in loose["function"]
+    assert tool.parameters == before and tool.to_dict() == spec
+    loose["function"]["parameters"]["properties"].clear()
+    assert tool.parameters == before  # the definition is a copy, not the tool's own dict
+
+
+def test_tool_marked_strict_false_is_sent_non_strict_and_true_always_strict() -> None:
+    free = make_tool("free", params(filters=dict[str, int]), strict=False)
+    own = make_tool("own", params(q=str), strict=True)
+    plain = make_tool("plain", params(q=str))
+    by_name = {d["function"]["name"]: d["function"] for d in tool_definitions([free, own, plain], strict=True)}
+    assert "strict" not in by_name["free"] and by_name["free"]["parameters"] == free.parameters
+    assert by_name["own"]["strict"] is True and by_name["plain"]["strict"] is True
+    by_name = {d["function"]["name"]: d["function"] for d in tool_definitions([free, own, plain], strict=False)}
+    assert by_name["own"]["strict"] is True and by_name["own"]["parameters"]["additionalProperties"] is False
+    assert "strict" not in by_name["plain"] and "strict" not in by_name["free"]
+
+
+def test_tool_definitions_error_names_tool_and_parameter() -> None:
+    good = make_tool("good", params(q=str))
+    bad = make_tool("search", params(q=str, filters=(dict[str, int], None)))
+    with pytest.raises(StrictSchemaError) as info:
+        tool_definitions([good, bad], strict=True)
+    assert (info.value.tool_name, info.value.parameter) == ("search", "filters")
+    assert "tool 'search'" in str(info.value) and "parameter 'filters'" in str(info.value)
+
+
+def test_tool_limit_and_duplicate_names() -> None:
+    tools = [make_tool(f"t{i}", params()) for i in range(MAX_TOOLS)]
+    assert MAX_TOOLS == 128 and len(tool_definitions(tools, strict=True)) == 128
+    with pytest.raises(ValueError, match="at most 128 tools"):
+        tool_definitions([*tools, make_tool("extra", params())], strict=False)
+    with pytest.raises(ValueError, match="Duplicate tool names: t1"):
+        tool_definitions([tools[1], tools[1]], strict=False)
+    assert tool_definitions([], strict=True) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# The battery again, from real functions through aiml_agent.tools.create_tool.
+# --------------------------------------------------------------------------------------------------
+def fn_scalars(city: str, days: int = 3, metric: bool = True, ratio: float | None = None) -> str:
+    """Forecast.
+
+    Args:
+        city: The city.
+        days: How many days.
+    """
+    return city
+
+
+def fn_choices(unit: Literal["c", "f"] = "c", color: Color = Color.RED, prio: Optional[Priority] = None) -> str:
+    """Choices."""
+    return unit
+
+
+def fn_models(person: Person, people: list[Person] | None = None, point: Point | None = None) -> str:
+    """Models and dataclasses."""
+    return person.name
+
+
+def fn_structures(movie: Movie, tree: TreeNode, tags: set[str], pair: tuple[float, float] = (0.0, 0.0)) -> str:
+    """TypedDict, recursion, sets, tuples."""
+    return movie["title"]
+
+
+def fn_dates(when: dt.datetime, day: dt.date | None = None, span: dt.timedelta | None = None) -> str:
+    """Dates."""
+    return str(when)
+
+
+def fn_unions(value: int | str, shape: Address | Point, pet: Pet, q: Annotated[str, Field(min_length=2)] = "ab") -> str:
+    """Unions."""
+    return str(value)
+
+
+def fn_free_form(query: str, filters: dict[str, int] | None = None) -> str:
+    """A parameter strict mode cannot express."""
+    return query
+
+
+FUNCTIONS = [fn_scalars, fn_choices, fn_models, fn_structures, fn_dates, fn_unions]
+
+
+@pytest.mark.parametrize("func", FUNCTIONS, ids=lambda f: f.__name__)
+def test_battery_of_real_functions_passes_the_openai_checker(func: Any) -> None:
+    tools = pytest.importorskip("aiml_agent.tools", reason="aiml_agent.tools not written yet")
+    tool = tools.create_tool(func)
+    before = copy.deepcopy(tool.parameters)
+    [definition] = tool_definitions([tool], strict=True)
+    strict = definition["function"]["parameters"]
+    check_openai_strict(strict)
+    assert definition["function"]["strict"] is True and tool.parameters == before
+    assert strict["required"] == list(before["properties"])
+    assert not find_key(strict, "default") and not find_key(strict, "title")
+
+
+def test_real_function_that_cannot_be_strict_names_tool_and_parameter() -> None:
+    tools = pytest.importorskip("aiml_agent.tools", reason="aiml_agent.tools not written yet")
+    with pytest.raises(StrictSchemaError) as info:
+        tool_definitions([tools.create_tool(fn_free_form)], strict=True)
+    assert (info.value.tool_name, info.value.parameter) == ("fn_free_form", "filters")
+    [definition] = tool_definitions([tools.create_tool(fn_free_form, strict=False)], strict=True)
+    assert "strict" not in definition["function"]
