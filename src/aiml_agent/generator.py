@@ -1,0 +1,380 @@
+"""`AIMLAPIChatGenerator`: Haystack's OpenAI chat generator pointed at AIMLAPI, with the seed's defects fixed.
+
+Same API as the seed integration (``haystack_integrations...aimlapi.AIMLAPIChatGenerator``), plus
+``tools_strict``. What it does differently, and why:
+
+- ``AIMLAPI_MAX_RETRIES`` / ``AIMLAPI_TIMEOUT`` are read (the seed documented them but read ``OPENAI_*``);
+- a missing key fails before any request with an error naming ``AIMLAPI_API_KEY``;
+- failed requests raise :class:`~aiml_agent.errors.AIMLAPIError` with status, server message and request id;
+- ``run(tools=[])`` sends no tools; tool definitions come from :func:`aiml_agent.strict.tool_definitions`;
+- generation kwargs the openai SDK does not know still reach the request body (through ``extra_body``);
+- malformed tool-call arguments and AIMLAPI's cost are kept in the reply (see :mod:`aiml_agent._responses`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from contextlib import AbstractContextManager
+from functools import cache
+from typing import Any
+
+from haystack import component, default_to_dict, logging
+from haystack.components.generators.chat import OpenAIChatGenerator
+from haystack.components.generators.chat.openai import _check_finish_reason
+from haystack.components.generators.utils import _normalize_messages
+from haystack.dataclasses import (
+    ChatMessage,
+    ComponentInfo,
+    StreamingCallbackT,
+    StreamingChunk,
+    SyncStreamingCallbackT,
+    select_streaming_callback,
+)
+from haystack.tools import ToolsType, flatten_tools_or_toolsets, serialize_tools_or_toolset
+from haystack.utils import Secret, serialize_callable
+from openai.lib._pydantic import to_strict_json_schema
+from openai.resources.chat.completions import Completions
+from pydantic import BaseModel
+
+from aiml_agent._openai_errors import translated_errors
+from aiml_agent._responses import completion_to_message, read_stream, read_stream_async, stream_to_message
+
+logger = logging.getLogger(__name__)
+
+AIMLAPI_HEADERS = {"HTTP-Referer": "https://github.com/deepset-ai/haystack-core-integrations", "X-Title": "Haystack"}
+DEFAULT_BASE_URL = "https://api.aimlapi.com/v1"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 5
+
+
+@component
+class AIMLAPIChatGenerator(OpenAIChatGenerator):
+    """
+    Completes chats with the models served by AIMLAPI (OpenAI-compatible chat completions).
+
+    Usage example:
+    ```python
+    from haystack.dataclasses import ChatMessage
+    from aiml_agent import AIMLAPIChatGenerator
+
+    client = AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest")
+    reply = client.run([ChatMessage.from_user("What's Natural Language Processing?")])["replies"][0]
+    print(reply.text, reply.meta["usage"], reply.meta.get("cost"))
+    ```
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: Secret = Secret.from_env_var("AIMLAPI_API_KEY"),  # noqa: B008 - the seed's default
+        model: str = "openai/gpt-5-chat-latest",
+        streaming_callback: StreamingCallbackT | None = None,
+        api_base_url: str | None = DEFAULT_BASE_URL,
+        generation_kwargs: dict[str, Any] | None = None,
+        tools: ToolsType | None = None,
+        timeout: float | None = None,
+        extra_headers: dict[str, Any] | None = None,
+        max_retries: int | None = None,
+        http_client_kwargs: dict[str, Any] | None = None,
+        tools_strict: bool = False,
+    ) -> None:
+        """
+        Creates an AIMLAPIChatGenerator.
+
+        :param api_key: The AIMLAPI key; read from `AIMLAPI_API_KEY` by default, resolved only when first used.
+        :param model: The AIMLAPI model name.
+        :param streaming_callback: Called with each `StreamingChunk`; setting it makes requests stream.
+        :param api_base_url: The API base URL (`None` means AIMLAPI's default).
+        :param generation_kwargs: Request parameters (`temperature`, `max_tokens`, `response_format`, `n`,
+            `stream`, provider-specific ones...). Run-time `generation_kwargs` are merged over these, key by key.
+            Parameters the openai SDK does not know are sent in the body as they are.
+        :param tools: Tools or Toolsets the model may call.
+        :param timeout: Request timeout in seconds; defaults to `AIMLAPI_TIMEOUT`, else 30.
+        :param extra_headers: HTTP headers added to every request (merged over AIMLAPI's attribution headers).
+        :param max_retries: Retries (with backoff) on 408/409/429/5xx and connection errors; defaults to
+            `AIMLAPI_MAX_RETRIES`, else 5.
+        :param http_client_kwargs: Keyword arguments for the `httpx.Client` / `httpx.AsyncClient`.
+        :param tools_strict: Send tool schemas in strict mode (see `aiml_agent.strict`); `run` can override it.
+        """
+        super(AIMLAPIChatGenerator, self).__init__(  # noqa: UP008 - zero-arg super fails under @component
+            api_key=api_key,
+            model=model,
+            streaming_callback=streaming_callback,
+            api_base_url=api_base_url,
+            generation_kwargs=generation_kwargs,
+            timeout=timeout,
+            max_retries=max_retries,
+            tools=tools,
+            tools_strict=tools_strict,
+            http_client_kwargs=http_client_kwargs,
+        )
+        self.extra_headers = extra_headers
+
+    # ---- client set-up -------------------------------------------------------------------------------------
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "api_key": self._resolve_api_key(),
+            "base_url": self._base_url,
+            "timeout": self._effective_timeout(),
+            "max_retries": self._effective_max_retries(),
+        }
+
+    @property
+    def _base_url(self) -> str:
+        return self.api_base_url or DEFAULT_BASE_URL
+
+    def _resolve_api_key(self) -> str:
+        """The key, or a ValueError naming the environment variable(s) to set; raised before any request."""
+        try:
+            key = self.api_key.resolve_value()
+        except ValueError:
+            key = None
+        if not key:
+            env_vars = [v for v in getattr(self.api_key, "_env_vars", ()) if v != "AIMLAPI_API_KEY"]
+            also = f" (this generator reads {', '.join(env_vars)})" if env_vars else ""
+            raise ValueError(
+                f"No AIMLAPI API key: set the AIMLAPI_API_KEY environment variable{also} or pass "
+                "api_key=Secret.from_token(...). No request was sent."
+            )
+        return str(key)
+
+    def _effective_timeout(self) -> float:
+        if self.timeout is not None:
+            return float(self.timeout)
+        return _number_from_env("AIMLAPI_TIMEOUT", DEFAULT_TIMEOUT, float)
+
+    def _effective_max_retries(self) -> int:
+        if self.max_retries is not None:
+            return int(self.max_retries)
+        return _number_from_env("AIMLAPI_MAX_RETRIES", DEFAULT_MAX_RETRIES, int)
+
+    # ---- serialization -------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary (never a resolved key; a pydantic `response_format` as JSON schema).
+
+        :returns: The serialized component.
+        """
+        generation_kwargs = dict(self.generation_kwargs)
+        if "response_format" in generation_kwargs:
+            generation_kwargs["response_format"] = _response_format_param(generation_kwargs["response_format"])
+        return default_to_dict(
+            self,
+            api_key=self.api_key,
+            model=self.model,
+            streaming_callback=serialize_callable(self.streaming_callback) if self.streaming_callback else None,
+            api_base_url=self.api_base_url,
+            generation_kwargs=generation_kwargs,
+            tools=serialize_tools_or_toolset(self.tools),
+            timeout=self.timeout,
+            extra_headers=self.extra_headers,
+            max_retries=self.max_retries,
+            http_client_kwargs=self.http_client_kwargs,
+            tools_strict=self.tools_strict,
+        )
+
+    # ---- running -------------------------------------------------------------------------------------------
+
+    @component.output_types(replies=list[ChatMessage])
+    def run(
+        self,
+        messages: list[ChatMessage] | str,
+        streaming_callback: StreamingCallbackT | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+        *,
+        tools: ToolsType | None = None,
+        tools_strict: bool | None = None,
+    ) -> dict[str, list[ChatMessage]]:
+        """
+        Sends the chat to the model and returns its replies.
+
+        :param messages: The conversation (a string becomes one user message).
+        :param streaming_callback: Called with each chunk; overrides the init callback; makes the request stream.
+        :param generation_kwargs: Merged over the init `generation_kwargs`, key by key.
+        :param tools: Overrides the init tools; `[]` sends no tools.
+        :param tools_strict: Overrides the init `tools_strict`.
+        :returns: `{"replies": [ChatMessage, ...]}`.
+        :raises AIMLAPIError: When the request fails (after retries) or a stream breaks off.
+        """
+        self.warm_up()
+        args, callback = self._request(messages, streaming_callback, generation_kwargs, tools, tools_strict, False)
+        if args is None:
+            return {"replies": []}
+        assert self.client is not None
+        with self._translated_errors():
+            response = self.client.chat.completions.create(**args)
+            if callback is not None:
+                replies = self._handle_stream_response(response, callback)
+            else:
+                replies = [completion_to_message(response, choice) for choice in response.choices]
+        return _checked(replies)
+
+    @component.output_types(replies=list[ChatMessage])
+    async def run_async(
+        self,
+        messages: list[ChatMessage] | str,
+        streaming_callback: StreamingCallbackT | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+        *,
+        tools: ToolsType | None = None,
+        tools_strict: bool | None = None,
+    ) -> dict[str, list[ChatMessage]]:
+        """
+        Async `run`: same parameters and result; the callback may be sync or async.
+
+        :param messages: The conversation (a string becomes one user message).
+        :param streaming_callback: Called (or awaited) with each chunk; makes the request stream.
+        :param generation_kwargs: Merged over the init `generation_kwargs`, key by key.
+        :param tools: Overrides the init tools; `[]` sends no tools.
+        :param tools_strict: Overrides the init `tools_strict`.
+        :returns: `{"replies": [ChatMessage, ...]}`.
+        :raises AIMLAPIError: When the request fails (after retries) or a stream breaks off.
+        """
+        await self.warm_up_async()
+        args, callback = self._request(messages, streaming_callback, generation_kwargs, tools, tools_strict, True)
+        if args is None:
+            return {"replies": []}
+        assert self.async_client is not None
+        with self._translated_errors():
+            response = await self.async_client.chat.completions.create(**args)
+            if callback is not None:
+                replies = await self._handle_async_stream_response(response, callback)
+            else:
+                replies = [completion_to_message(response, choice) for choice in response.choices]
+        return _checked(replies)
+
+    def _request(
+        self,
+        messages: list[ChatMessage] | str,
+        streaming_callback: StreamingCallbackT | None,
+        generation_kwargs: dict[str, Any] | None,
+        tools: ToolsType | None,
+        tools_strict: bool | None,
+        requires_async: bool,
+    ) -> tuple[dict[str, Any] | None, StreamingCallbackT | None]:
+        """The `create` arguments (None when there are no messages) and the callback to stream with, if any."""
+        messages = _normalize_messages(messages)
+        callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async)
+        if not messages:
+            return None, callback
+        if callback is None and {**self.generation_kwargs, **(generation_kwargs or {})}.get("stream"):
+            callback = _discard_chunk  # stream=True without a callback: stream, return the whole reply
+        args = self._prepare_api_call(
+            messages=messages,
+            streaming_callback=callback,
+            generation_kwargs=generation_kwargs,
+            tools=tools,
+            tools_strict=tools_strict,
+        )
+        args.pop("openai_endpoint")
+        return args, callback
+
+    def _prepare_api_call(
+        self,
+        *,
+        messages: list[ChatMessage],
+        streaming_callback: StreamingCallbackT | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+        tools: ToolsType | None = None,
+        tools_strict: bool | None = None,
+    ) -> dict[str, Any]:
+        """Build the `chat.completions.create` arguments: known parameters at top level, the rest in `extra_body`."""
+        kwargs = {**self.generation_kwargs, **(generation_kwargs or {})}
+        kwargs.pop("stream", None)  # streaming is decided by the callback (run() adds one for stream=True)
+        is_streaming = streaming_callback is not None
+        if is_streaming and kwargs.get("n", 1) != 1:
+            raise ValueError("Cannot stream multiple responses, please set n=1.")
+        if "response_format" in kwargs:
+            kwargs["response_format"] = _response_format_param(kwargs["response_format"])
+        headers = {**AIMLAPI_HEADERS, **(self.extra_headers or {}), **(kwargs.pop("extra_headers", None) or {})}
+        extra_body = dict(kwargs.pop("extra_body", None) or {})
+        known = _create_parameters()
+        for key in [k for k in kwargs if k not in known]:
+            extra_body[key] = kwargs.pop(key)
+
+        args: dict[str, Any] = {
+            "model": self.model,
+            "messages": [message.to_openai_dict_format() for message in messages],
+            **kwargs,
+            "stream": is_streaming,
+            "extra_headers": headers,
+            "openai_endpoint": "create",
+        }
+        if is_streaming:
+            args.setdefault("stream_options", {"include_usage": True})
+        if extra_body:
+            args["extra_body"] = extra_body
+        flattened = flatten_tools_or_toolsets(tools if tools is not None else self.tools)
+        if flattened:
+            from aiml_agent.strict import tool_definitions  # lazy: loads schema machinery only when used
+
+            strict = tools_strict if tools_strict is not None else self.tools_strict
+            args["tools"] = tool_definitions(flattened, strict=bool(strict))
+        return args
+
+    # ---- streaming -----------------------------------------------------------------------------------------
+
+    def _handle_stream_response(self, chat_completion: Any, callback: SyncStreamingCallbackT) -> list[ChatMessage]:
+        chunks = read_stream(chat_completion, callback, ComponentInfo.from_component(self))
+        return [stream_to_message(chunks, self._base_url)]
+
+    async def _handle_async_stream_response(
+        self, chat_completion: Any, callback: StreamingCallbackT
+    ) -> list[ChatMessage]:
+        chunks = await read_stream_async(chat_completion, callback, ComponentInfo.from_component(self))
+        return [stream_to_message(chunks, self._base_url)]
+
+    def _translated_errors(self) -> AbstractContextManager[None]:
+        try:
+            secret = self.api_key.resolve_value()
+        except ValueError:
+            secret = None
+        return translated_errors(
+            base_url=self._base_url,
+            timeout=self._effective_timeout(),
+            max_retries=self._effective_max_retries(),
+            secret=secret,
+        )
+
+
+def _checked(replies: list[ChatMessage]) -> dict[str, list[ChatMessage]]:
+    for reply in replies:
+        _check_finish_reason(reply.meta)  # logs truncated / filtered replies
+    return {"replies": replies}
+
+
+def _discard_chunk(_: StreamingChunk) -> None:
+    """Callback used when `stream=True` is asked for without a callback: stream, then return the whole reply."""
+
+
+def _response_format_param(response_format: Any) -> Any:
+    """A pydantic model class becomes OpenAI's `json_schema` response format (JSON-serializable); others pass."""
+    if isinstance(response_format, type) and issubclass(response_format, BaseModel):
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": response_format.__name__,
+                "strict": True,
+                "schema": to_strict_json_schema(response_format),
+            },
+        }
+    return response_format
+
+
+@cache
+def _create_parameters() -> frozenset[str]:
+    """Names `chat.completions.create` accepts; other generation kwargs go to `extra_body`."""
+    return frozenset(inspect.signature(Completions.create).parameters) - {"self"}
+
+
+def _number_from_env(name: str, default: Any, kind: type) -> Any:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a valid {kind.__name__}.") from None

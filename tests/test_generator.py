@@ -1,0 +1,554 @@
+"""AIMLAPIChatGenerator against ScriptedServer: every behaviour of issue 2, section 3."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import socket
+from typing import Any
+
+import pytest
+from haystack.core.serialization import allow_deserialization_module
+from haystack.dataclasses import ChatMessage, StreamingChunk
+from haystack.tools import Tool
+from haystack.utils import Secret
+from pydantic import BaseModel
+
+from aiml_agent.errors import AIMLAPIError
+from aiml_agent.generator import AIMLAPIChatGenerator
+from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
+
+FAKE_KEY = "sk-fake-DO-NOT-LEAK-1234567890"
+FAST_RETRY = {"retry-after-ms": "1"}  # the SDK honours it, so retry tests stay fast
+PARAMS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+def get_weather(city: str) -> str:
+    """Module-level so the tool can be serialized and deserialized."""
+    return f"Sunny in {city}"
+
+
+def get_time(tz: str = "UTC") -> str:
+    return f"12:00 {tz}"
+
+
+WEATHER = Tool(name="get_weather", description="Weather of a city.", parameters=PARAMS, function=get_weather)
+TIME = Tool(
+    name="get_time",
+    description="Current time.",
+    parameters={"type": "object", "properties": {"tz": {"type": "string"}}},
+    function=get_time,
+)
+
+
+class CityAnswer(BaseModel):
+    city: str
+    population: int
+
+
+@pytest.fixture
+def server():
+    with ScriptedServer() as srv:
+        yield srv
+
+
+def make(server: ScriptedServer, **kwargs: Any) -> AIMLAPIChatGenerator:
+    kwargs.setdefault("api_key", Secret.from_token("test-key"))
+    kwargs.setdefault("max_retries", 0)
+    return AIMLAPIChatGenerator(api_base_url=server.base_url, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---- seed API --------------------------------------------------------------------------------------------
+
+
+def test_init_signature_is_the_seeds_plus_tools_strict():
+    params = inspect.signature(AIMLAPIChatGenerator.__init__).parameters
+    names = [n for n in params if n != "self"]
+    assert names == [
+        "api_key", "model", "streaming_callback", "api_base_url", "generation_kwargs", "tools", "timeout",
+        "extra_headers", "max_retries", "http_client_kwargs", "tools_strict",
+    ]  # fmt: skip
+    assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in names)
+    assert params["api_key"].default == Secret.from_env_var("AIMLAPI_API_KEY")
+    assert params["model"].default == "openai/gpt-5-chat-latest"
+    assert params["api_base_url"].default == "https://api.aimlapi.com/v1"
+    assert params["tools_strict"].default is False
+    for name in ["streaming_callback", "generation_kwargs", "tools", "timeout", "extra_headers", "max_retries"]:
+        assert params[name].default is None
+
+
+# ---- text, meta, headers ---------------------------------------------------------------------------------
+
+
+def test_text_reply_with_meta_and_headers(server):
+    usage = {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+    server.add(Reply(text="Hello!", usage=usage, model="openai/gpt-4o"))
+    generator = make(server, model="openai/gpt-4o", extra_headers={"X-Custom": "yes", "X-Title": "MyApp"})
+
+    replies = generator.run([ChatMessage.from_user("Hi")])["replies"]
+
+    assert len(replies) == 1
+    reply = replies[0]
+    assert reply.text == "Hello!"
+    assert reply.meta["model"] == "openai/gpt-4o"
+    assert reply.meta["index"] == 0
+    assert reply.meta["finish_reason"] == "stop"
+    assert {k: reply.meta["usage"][k] for k in usage} == usage
+    assert "cost" not in reply.meta
+    request = server.requests[0]
+    assert request.path == "/v1/chat/completions"
+    assert request.body["model"] == "openai/gpt-4o"
+    assert request.body["messages"] == [{"role": "user", "content": "Hi"}]
+    assert "tools" not in request.body
+    assert request.headers["authorization"] == "Bearer test-key"
+    assert request.headers["x-custom"] == "yes"
+    assert request.headers["x-title"] == "MyApp"  # extra_headers override the attribution headers
+    assert request.headers["http-referer"] == "https://github.com/deepset-ai/haystack-core-integrations"
+
+
+def test_default_headers_and_string_messages(server):
+    server.add("Hi back")
+    assert make(server).run("Hi")["replies"][0].text == "Hi back"
+    assert server.requests[0].headers["x-title"] == "Haystack"
+    assert make(server).run([]) == {"replies": []}
+    assert len(server.requests) == 1
+
+
+# ---- streaming -------------------------------------------------------------------------------------------
+
+
+def test_streaming_with_sync_callback(server):
+    server.add(
+        Reply(text="A streamed answer in words", usage={"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8})
+    )
+    chunks: list[StreamingChunk] = []
+    reply = make(server).run("Hi", streaming_callback=chunks.append)["replies"][0]
+
+    assert reply.text == "A streamed answer in words"
+    assert len([c for c in chunks if c.content]) >= 5  # one per word: chunks arrived one by one
+    assert "".join(c.content for c in chunks) == reply.text
+    assert reply.meta["finish_reason"] == "stop"
+    assert reply.meta["usage"]["total_tokens"] == 8
+    assert server.requests[0].body["stream"] is True
+    assert server.requests[0].body["stream_options"] == {"include_usage": True}
+
+
+async def test_streaming_with_async_callback(server):
+    server.add(Reply(text="Async streamed answer"))
+    seen: list[str] = []
+
+    async def callback(chunk: StreamingChunk) -> None:
+        seen.append(chunk.content)
+
+    reply = (await make(server).run_async("Hi", streaming_callback=callback))["replies"][0]
+
+    assert reply.text == "Async streamed answer"
+    assert len([s for s in seen if s]) == 3
+    assert "".join(seen) == reply.text
+    assert server.requests[0].body["stream"] is True
+
+
+async def test_run_async_accepts_sync_callback_and_init_callback(server):
+    server.add("one two", "three four")
+    seen: list[str] = []
+    generator = make(server, streaming_callback=lambda c: seen.append(c.content))
+    assert (await generator.run_async("Hi"))["replies"][0].text == "one two"
+    assert generator.run("Hi")["replies"][0].text == "three four"
+    assert "".join(seen) == "one twothree four"
+
+
+def test_stream_kwarg_streams_without_callback(server):
+    server.add("streamed anyway")
+    reply = make(server, generation_kwargs={"stream": True}).run("Hi")["replies"][0]
+    assert reply.text == "streamed anyway"
+    assert server.requests[0].body["stream"] is True
+
+
+def test_stream_cut_off_raises(server):
+    server.add(Reply(text="a long streamed answer that breaks", cut_after=2))
+    chunks: list[StreamingChunk] = []
+    with pytest.raises(AIMLAPIError, match=server.base_url):
+        make(server).run("Hi", streaming_callback=chunks.append)
+
+
+# ---- generation kwargs -----------------------------------------------------------------------------------
+
+
+def test_generation_kwargs_merged_and_unknown_ones_reach_the_body(server):
+    server.add("ok", "ok")
+    generator = make(server, generation_kwargs={"temperature": 0.1, "max_tokens": 10, "top_k": 5})
+
+    generator.run("Hi", generation_kwargs={"temperature": 0.7, "my_provider_flag": "x"})
+    generator.run("Hi")
+
+    first, second = (r.body for r in server.requests)
+    assert first["temperature"] == 0.7
+    assert first["max_tokens"] == 10
+    assert first["top_k"] == 5  # not an openai parameter: still sent, at top level of the body
+    assert first["my_provider_flag"] == "x"
+    assert second["temperature"] == 0.1  # run kwargs do not stick
+    assert "my_provider_flag" not in second
+    assert generator.generation_kwargs == {"temperature": 0.1, "max_tokens": 10, "top_k": 5}
+
+
+def test_n_and_response_format(server):
+    server.add(Reply(text='{"city": "Paris", "population": 2100000}'))
+    generator = make(server, generation_kwargs={"n": 2, "response_format": CityAnswer})
+
+    reply = generator.run("Biggest city?")["replies"][0]
+
+    body = server.requests[0].body
+    assert body["n"] == 2
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["name"] == "CityAnswer"
+    assert set(body["response_format"]["json_schema"]["schema"]["properties"]) == {"city", "population"}
+    assert CityAnswer.model_validate_json(reply.text) == CityAnswer(city="Paris", population=2100000)
+
+
+def test_streaming_with_n_above_one_is_refused(server):
+    with pytest.raises(ValueError, match="n=1"):
+        make(server).run("Hi", streaming_callback=print, generation_kwargs={"n": 2})
+    assert server.requests == []
+
+
+def test_extra_headers_from_generation_kwargs(server):
+    server.add("ok")
+    make(server, extra_headers={"X-A": "init"}).run("Hi", generation_kwargs={"extra_headers": {"X-B": "run"}})
+    headers = server.requests[0].headers
+    assert (headers["x-a"], headers["x-b"], headers["x-title"]) == ("init", "run", "Haystack")
+
+
+# ---- tools -----------------------------------------------------------------------------------------------
+
+CALLS = [
+    ToolCallReply("get_weather", {"city": "Paris"}, id="call_w1"),
+    ToolCallReply("get_weather", {"city": "Rome"}, id="call_w2"),
+    ToolCallReply("get_time", {"tz": "CET"}, id="call_t1"),
+]
+
+
+def assert_three_calls(reply: ChatMessage) -> None:
+    assert reply.meta["finish_reason"] == "tool_calls"
+    assert [(c.tool_name, c.arguments, c.id) for c in reply.tool_calls] == [
+        ("get_weather", {"city": "Paris"}, "call_w1"),
+        ("get_weather", {"city": "Rome"}, "call_w2"),
+        ("get_time", {"tz": "CET"}, "call_t1"),
+    ]
+    assert all(c.extra is None for c in reply.tool_calls)
+
+
+def test_tool_calls_parsed(server):
+    server.add(Reply(tool_calls=CALLS))
+    reply = make(server, tools=[WEATHER, TIME]).run("Weather and time?")["replies"][0]
+    assert_three_calls(reply)
+    sent = server.requests[0].body["tools"]
+    assert [t["function"]["name"] for t in sent] == ["get_weather", "get_time"]
+    assert all("strict" not in t["function"] for t in sent)
+
+
+def test_tool_calls_streamed(server):
+    server.add(Reply(tool_calls=CALLS))
+    chunks: list[StreamingChunk] = []
+    reply = make(server, tools=[WEATHER, TIME]).run("Weather?", streaming_callback=chunks.append)["replies"][0]
+    assert_three_calls(reply)
+    assert sum(1 for c in chunks if c.tool_calls) > 3  # arguments arrived in fragments
+
+
+async def test_tool_calls_run_async(server):
+    server.add(Reply(tool_calls=CALLS), Reply(tool_calls=CALLS))
+    generator = make(server, tools=[WEATHER, TIME])
+    assert_three_calls((await generator.run_async("Weather?"))["replies"][0])
+
+    async def ignore(_: StreamingChunk) -> None:
+        return None
+
+    assert_three_calls((await generator.run_async("Weather?", streaming_callback=ignore))["replies"][0])
+
+
+def test_run_tools_override_and_empty_list_sends_none(server):
+    server.add("a", "b", "c")
+    generator = make(server, tools=[WEATHER])
+    generator.run("Hi", tools=[])
+    generator.run("Hi")
+    generator.run("Hi", tools=[TIME])
+    bodies = [r.body for r in server.requests]
+    assert "tools" not in bodies[0]
+    assert [t["function"]["name"] for t in bodies[1]["tools"]] == ["get_weather"]
+    assert [t["function"]["name"] for t in bodies[2]["tools"]] == ["get_time"]
+
+
+def test_tools_strict_init_and_run_override(server):
+    server.add("a", "b")
+    generator = make(server, tools=[WEATHER], tools_strict=True)
+    generator.run("Hi")
+    generator.run("Hi", tools_strict=False)
+    strict_fn, loose_fn = (r.body["tools"][0]["function"] for r in server.requests)
+    assert strict_fn["strict"] is True
+    assert strict_fn["parameters"]["additionalProperties"] is False
+    assert "strict" not in loose_fn
+    assert "additionalProperties" not in WEATHER.parameters  # the tool itself is untouched
+
+
+def test_malformed_tool_arguments_are_kept_and_logged(server, caplog):
+    server.add(
+        Reply(
+            tool_calls=[
+                ToolCallReply("get_weather", {"city": "Paris"}, id="c1"),
+                ToolCallReply("get_time", '{"tz": ', id="c2"),
+            ]
+        )
+    )
+    with caplog.at_level(logging.WARNING):
+        reply = make(server).run("Hi")["replies"][0]
+    assert_malformed(reply)
+    assert "c2" in caplog.text and '{"tz": ' in caplog.text
+
+
+def test_malformed_tool_arguments_kept_when_streamed(server, caplog):
+    server.add(
+        Reply(
+            tool_calls=[
+                ToolCallReply("get_weather", {"city": "Paris"}, id="c1"),
+                ToolCallReply("get_time", '{"tz": ', id="c2"),
+            ]
+        )
+    )
+    with caplog.at_level(logging.WARNING):
+        reply = make(server).run("Hi", streaming_callback=lambda _: None)["replies"][0]
+    assert_malformed(reply)
+    assert "get_time" in caplog.text
+
+
+def assert_malformed(reply: ChatMessage) -> None:
+    good, bad = reply.tool_calls
+    assert (good.tool_name, good.arguments, good.id, good.extra) == ("get_weather", {"city": "Paris"}, "c1", None)
+    assert (bad.tool_name, bad.arguments, bad.id) == ("get_time", {}, "c2")
+    assert bad.extra["raw_arguments"] == '{"tz": '
+    assert "JSON" in bad.extra["arguments_error"]
+
+
+# ---- cost ------------------------------------------------------------------------------------------------
+
+COST = {"credits_used": 42, "usd_spent": 0.000021}
+
+
+def test_cost_in_meta(server):
+    server.add(Reply(text="Done", cost=COST))
+    assert make(server).run("Hi")["replies"][0].meta["cost"] == COST
+
+
+def test_cost_in_meta_when_streamed(server):
+    server.add(Reply(text="Done here", cost=COST))
+    assert make(server).run("Hi", streaming_callback=lambda _: None)["replies"][0].meta["cost"] == COST
+
+
+async def test_cost_in_meta_async_streamed(server):
+    server.add(Reply(tool_calls=[ToolCallReply("get_time", {})], cost=COST))
+    reply = (await make(server).run_async("Hi", streaming_callback=lambda _: None))["replies"][0]
+    assert reply.meta["cost"] == COST
+    assert reply.tool_calls[0].tool_name == "get_time"
+
+
+# ---- retries and timeouts --------------------------------------------------------------------------------
+
+
+def test_5xx_retried_up_to_max_retries(server):
+    server.add(Reply.error(500, "boom", headers=FAST_RETRY), Reply.error(500, "boom", headers=FAST_RETRY), "ok")
+    assert make(server, max_retries=2).run("Hi")["replies"][0].text == "ok"
+    assert len(server.requests) == 3
+
+
+def test_429_retried_then_gives_up(server):
+    server.add(*[Reply.error(429, "Too many requests", headers=FAST_RETRY, request_id="r-429")] * 3)
+    with pytest.raises(AIMLAPIError) as info:
+        make(server, max_retries=1).run("Hi")
+    assert len(server.requests) == 2
+    assert info.value.status_code == 429
+    assert "r-429" in str(info.value)
+
+
+def test_400_not_retried(server):
+    server.add(Reply.error(400, "Invalid model", request_id="req-400"), "never")
+    with pytest.raises(AIMLAPIError):
+        make(server, max_retries=2).run("Hi")
+    assert len(server.requests) == 1
+
+
+def test_max_retries_from_env(server, monkeypatch):
+    monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "2")
+    monkeypatch.setenv("OPENAI_MAX_RETRIES", "0")  # the seed read this one
+    server.add(Reply.error(503, "busy", headers=FAST_RETRY), Reply.error(502, "busy", headers=FAST_RETRY), "ok")
+    generator = make(server, max_retries=None)
+    assert generator.run("Hi")["replies"][0].text == "ok"
+    assert len(server.requests) == 3
+    assert generator.client.max_retries == 2
+
+
+def test_max_retries_argument_beats_env(server, monkeypatch):
+    monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "5")
+    server.add(Reply.error(500, "boom", headers=FAST_RETRY), "ok")
+    with pytest.raises(AIMLAPIError):
+        make(server, max_retries=0).run("Hi")
+    assert len(server.requests) == 1
+
+
+def test_timeout_from_env(server, monkeypatch):
+    monkeypatch.setenv("AIMLAPI_TIMEOUT", "0.2")
+    monkeypatch.setenv("OPENAI_TIMEOUT", "30")
+    server.add(Reply(text="slow", delay=0.8))
+    generator = make(server)
+    with pytest.raises(AIMLAPIError, match="timed out") as info:
+        generator.run("Hi")
+    assert generator.client.timeout == 0.2
+    assert server.base_url in str(info.value)
+    assert len(server.requests) == 1
+
+
+def test_invalid_env_number_is_named(server, monkeypatch):
+    monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "many")
+    with pytest.raises(ValueError, match="AIMLAPI_MAX_RETRIES"):
+        make(server, max_retries=None).run("Hi")
+
+
+# ---- errors ----------------------------------------------------------------------------------------------
+
+
+def test_aimlapi_flat_error_body(server):
+    server.add(Reply.error(400, "Model foo/bar not found", request_id="req-123"))
+    with pytest.raises(AIMLAPIError) as info:
+        make(server).run("Hi")
+    error = info.value
+    assert "400" in str(error) and "Model foo/bar not found" in str(error) and "req-123" in str(error)
+    assert (error.status_code, error.server_message, error.request_id) == (400, "Model foo/bar not found", "req-123")
+    assert error.body["path"] == "/v1/chat/completions"
+
+
+def test_openai_error_body(server):
+    body = {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "bad_key"}}
+    server.add(Reply(status=401, body=body))
+    with pytest.raises(AIMLAPIError) as info:
+        make(server).run("Hi")
+    assert "401" in str(info.value) and "Incorrect API key provided" in str(info.value)
+    assert info.value.server_message == "Incorrect API key provided"
+
+
+def test_error_on_streaming_request(server):
+    server.add(Reply.error(503, "Upstream model unavailable", request_id="req-s"))
+    with pytest.raises(AIMLAPIError, match="Upstream model unavailable") as info:
+        make(server).run("Hi", streaming_callback=lambda _: None)
+    assert (info.value.status_code, info.value.request_id) == (503, "req-s")
+
+
+async def test_error_async(server):
+    server.add(Reply.error(422, "Bad tools", request_id="req-a"))
+    with pytest.raises(AIMLAPIError, match="req-a"):
+        await make(server).run_async("Hi")
+
+
+def test_refused_connection_names_base_url():
+    base_url = f"http://127.0.0.1:{free_port()}/v1"
+    generator = AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=base_url, max_retries=0)
+    with pytest.raises(AIMLAPIError, match=base_url.replace(".", r"\.")):
+        generator.run("Hi")
+
+
+def test_missing_key_fails_before_any_request(server):
+    generator = AIMLAPIChatGenerator(api_base_url=server.base_url)
+    with pytest.raises(ValueError, match="AIMLAPI_API_KEY"):
+        generator.run("Hi")
+    other = AIMLAPIChatGenerator(api_key=Secret.from_env_var("MY_KEY", strict=False), api_base_url=server.base_url)
+    with pytest.raises(ValueError, match="AIMLAPI_API_KEY.*MY_KEY"):
+        other.run("Hi")
+    assert server.requests == []
+
+
+async def test_missing_key_fails_before_any_request_async(server):
+    with pytest.raises(ValueError, match="AIMLAPI_API_KEY"):
+        await AIMLAPIChatGenerator(api_base_url=server.base_url).run_async("Hi")
+    assert server.requests == []
+
+
+# ---- serialization and secrets ---------------------------------------------------------------------------
+
+
+def test_to_dict_from_dict_round_trip():
+    allow_deserialization_module(__name__)
+    generator = AIMLAPIChatGenerator(
+        model="openai/gpt-4o",
+        generation_kwargs={"temperature": 0.2, "response_format": CityAnswer},
+        tools=[WEATHER, TIME],
+        tools_strict=True,
+        timeout=12.5,
+        extra_headers={"X-A": "1"},
+        max_retries=3,
+        http_client_kwargs={"proxy": "http://proxy:8080"},
+    )
+    data = generator.to_dict()
+    text = json.dumps(data)  # JSON-serializable, pydantic response_format included
+
+    params = data["init_parameters"]
+    assert params["tools_strict"] is True
+    assert params["api_key"] == {"type": "env_var", "env_vars": ["AIMLAPI_API_KEY"], "strict": True}
+    assert params["generation_kwargs"]["response_format"]["json_schema"]["name"] == "CityAnswer"
+    assert "organization" not in params
+
+    restored = AIMLAPIChatGenerator.from_dict(json.loads(text))
+    assert isinstance(restored, AIMLAPIChatGenerator)
+    assert restored.to_dict() == data
+    assert (restored.model, restored.tools_strict, restored.timeout, restored.max_retries) == (
+        "openai/gpt-4o",
+        True,
+        12.5,
+        3,
+    )
+    assert restored.extra_headers == {"X-A": "1"}
+    assert [t.name for t in restored.tools] == ["get_weather", "get_time"]
+    assert restored.tools[0].invoke(city="Oslo") == "Sunny in Oslo"
+
+
+def test_default_round_trip():
+    data = AIMLAPIChatGenerator().to_dict()
+    restored = AIMLAPIChatGenerator.from_dict(data)
+    assert restored.to_dict() == data
+    assert restored.tools_strict is False and restored.api_base_url == "https://api.aimlapi.com/v1"
+
+
+def test_restored_pydantic_response_format_still_works(server):
+    server.add(Reply(text='{"city": "Oslo", "population": 700000}'))
+    data = AIMLAPIChatGenerator(generation_kwargs={"response_format": CityAnswer}).to_dict()
+    data["init_parameters"]["api_key"] = Secret.from_token("test-key")
+    data["init_parameters"]["api_base_url"] = server.base_url
+    restored = AIMLAPIChatGenerator.from_dict(data)
+    assert json.loads(restored.run("Hi")["replies"][0].text)["city"] == "Oslo"
+    assert server.requests[0].body["response_format"]["json_schema"]["name"] == "CityAnswer"
+
+
+def test_key_never_leaks(server, monkeypatch):
+    monkeypatch.setenv("AIMLAPI_API_KEY", FAKE_KEY)
+    server.add("ok", Reply.error(401, f"Key {FAKE_KEY} is not valid"))
+    generator = make(server, api_key=Secret.from_env_var("AIMLAPI_API_KEY"))
+    generator.run("Hi")  # warm: the client now holds the key
+    assert server.requests[0].headers["authorization"] == f"Bearer {FAKE_KEY}"
+    assert FAKE_KEY not in json.dumps(generator.to_dict())
+    assert FAKE_KEY not in repr(generator)
+    with pytest.raises(AIMLAPIError) as info:
+        generator.run("Hi")
+    assert "401" in str(info.value)
+    assert FAKE_KEY not in str(info.value)
+    assert FAKE_KEY not in repr(info.value)
+    assert FAKE_KEY not in str(info.value.server_message)
+
+
+def test_token_key_never_leaks(server):
+    generator = make(server, api_key=Secret.from_token(FAKE_KEY))
+    assert FAKE_KEY not in repr(generator)
+    with pytest.raises(ValueError) as info:
+        generator.to_dict()  # haystack refuses to serialize a token secret
+    assert FAKE_KEY not in str(info.value)
