@@ -1,1 +1,109 @@
-"""pytest plugin (registered through the ``pytest11`` entry point): safe cassette defaults for agent tests."""
+"""pytest plugin (registered through the ``pytest11`` entry point): safe cassette defaults for agent tests.
+
+On top of pytest-recording, for tests marked ``@pytest.mark.vcr``:
+
+- cassettes live in ``<rootdir>/cassettes/<module path without a leading tests/>/<test name>.yaml``;
+- the defaults of `aiml_agent.testing.cassettes` (secrets scrubbed, readable YAML, method + path + JSON body
+  matching with a diff) are installed on pytest-recording's VCR object, so every key of your own
+  ``vcr_config`` fixture (or of the ``vcr`` mark) still overrides them one by one;
+- a replay needs no ``AIMLAPI_API_KEY`` (a placeholder is set for the test when none is) and no network
+  (connections are blocked while the cassette cannot record, except ``--allowed-hosts``);
+- a replayed test that leaves recorded interactions unplayed fails. Opt out per test with
+  ``@pytest.mark.vcr(allow_unplayed=True)``, in ``vcr_config`` with ``"allow_unplayed": True``, or for the
+  whole project with the ini option ``aiml_allow_unplayed = true``.
+
+Importing this module is cheap: vcrpy and the cassette helpers load only when a marked test runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_TEST_DIRS = ("tests", "test")
+_STRICT_TAPE = pytest.StashKey[Any]()  # the cassette whose interactions must all be played
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("aiml_allow_unplayed", type="bool", default=False,
+                  help="aiml-agent: do not fail replayed tests that leave cassette interactions unplayed.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered now, after every entry-point plugin, so these fixtures take precedence over
+    # pytest-recording's own defaults (later registration wins); conftest fixtures still override both.
+    if not config.pluginmanager.has_plugin("aiml_agent.cassette_fixtures"):
+        config.pluginmanager.register(CassetteFixtures(), "aiml_agent.cassette_fixtures")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """Install our defaults first; a conftest's own ``pytest_recording_configure`` runs after and wins."""
+    from aiml_agent.testing.cassettes import configure_vcr
+
+    configure_vcr(vcr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """Fail a passing replayed test whose cassette still holds interactions it never requested."""
+    result = yield
+    tape = item.stash.get(_STRICT_TAPE, None)
+    if tape is not None:
+        from aiml_agent.testing.cassettes import UnplayedInteractionsError, unplayed_message
+
+        message = unplayed_message(tape)
+        if message:
+            raise UnplayedInteractionsError(message)
+    return result
+
+
+def _allow_unplayed(request: pytest.FixtureRequest) -> bool:
+    options: dict[str, Any] = dict(request.getfixturevalue("vcr_config") or {})
+    for mark in reversed(list(request.node.iter_markers("vcr"))):
+        options.update(mark.kwargs)
+    return bool(options.get("allow_unplayed", request.config.getini("aiml_allow_unplayed")))
+
+
+def cassette_dir(rootdir: Path, module: Path) -> Path:
+    """``rootdir/cassettes/<module path relative to rootdir, minus a leading tests/ folder, no suffix>``."""
+    try:
+        parts = list(module.with_suffix("").relative_to(rootdir).parts)
+    except ValueError:
+        parts = [module.stem]
+    if len(parts) > 1 and parts[0] in _TEST_DIRS:
+        parts = parts[1:]
+    return rootdir.joinpath("cassettes", *parts)
+
+
+class CassetteFixtures:
+    """Fixtures that replace pytest-recording's defaults (a plugin object, so its registration comes last)."""
+
+    @pytest.fixture(scope="module")
+    @classmethod
+    def vcr_cassette_dir(cls, request: pytest.FixtureRequest) -> str:
+        """Cassettes of a test module: ``<rootdir>/cassettes/<module>/``, one file per test."""
+        return os.fspath(cassette_dir(Path(request.config.rootpath), Path(request.node.path)))
+
+    @pytest.fixture(autouse=True)
+    def _aiml_cassette_replay(self, request: pytest.FixtureRequest) -> Iterator[None]:
+        """While a cassette replays: a placeholder API key when none is set, and no network."""
+        if request.node.get_closest_marker("vcr") is None or request.config.getoption("--disable-recording",
+                                                                                       default=False):
+            yield
+            return
+        from aiml_agent.testing.cassettes import blocked_network, placeholder_key
+
+        tape = request.getfixturevalue("vcr")
+        if tape is not None and not _allow_unplayed(request):
+            request.node.stash[_STRICT_TAPE] = tape
+        if tape is not None and tape.write_protected:
+            with placeholder_key(), blocked_network(request.getfixturevalue("allowed_hosts")):
+                yield
+        else:
+            with placeholder_key():
+                yield

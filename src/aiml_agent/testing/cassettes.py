@@ -1,0 +1,316 @@
+"""Safe, readable vcrpy cassettes: the defaults shared by the pytest plugin and `cassette()`.
+
+- Secrets are never written: the serializer drops credential, cookie and request-id headers and replaces any
+  API key it knows (from the request's auth headers and ``*_API_KEY`` environment variables) with ``REDACTED``.
+  It runs on every save, so no ``vcr_config`` override can turn it off by accident.
+- Files are readable: JSON bodies become YAML mappings (``body: {json: ...}``), SSE streams literal text blocks,
+  gzip/deflate bodies are decoded. Loading gives back exactly the bytes that were recorded.
+- Requests match on method, path and JSON body (key order ignored); a mismatch explains itself with a diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from copy import deepcopy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vcr import VCR
+    from vcr.cassette import Cassette
+
+REDACTED = "REDACTED"
+PLACEHOLDER_KEY = "aiml-cassette-placeholder-key"
+KEY_ENV = "AIMLAPI_API_KEY"
+MATCH_ON = ("method", "path", "json_body")
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "cf-ray",
+                             "openai-organization", "openai-project", "x-request-id", "request-id"})
+_SECRET_HEADER_PARTS = ("api-key", "apikey", "request-id", "requestid", "organization", "cookie")
+_MIN_SECRET_LEN = 6
+_JSON_STYLES: dict[str, dict[str, Any]] = {
+    "compact": {"separators": (",", ":"), "ensure_ascii": False},
+    "compact-ascii": {"separators": (",", ":")},
+    "spaced": {"ensure_ascii": False},
+    "spaced-ascii": {},
+    "indented": {"indent": 2, "ensure_ascii": False},
+    "indented-ascii": {"indent": 2},
+}
+_DEFAULT_STYLE = "compact"
+
+
+class UnplayedInteractionsError(AssertionError):
+    """A replayed cassette still holds interactions the code never requested: the recording is stale."""
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header carries a credential, a cookie or an account/request identifier."""
+    name = name.lower().replace("_", "-")
+    return name in _SECRET_HEADERS or any(part in name for part in _SECRET_HEADER_PARTS)
+
+
+# --- serializer -------------------------------------------------------------------------------------------
+
+
+def _header(headers: dict[str, Any], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value[0] if isinstance(value, list) and value else value if isinstance(value, str) else None
+    return None
+
+
+def _secret_values(interactions: list[dict[str, Any]]) -> list[str]:
+    values = {v for k, v in os.environ.items() if k.upper().endswith("API_KEY")}
+    for interaction in interactions:
+        for name, value in interaction["request"].get("headers", {}).items():
+            if is_secret_header(name) and "cookie" not in name.lower():
+                for item in value if isinstance(value, list) else [value]:
+                    values.add(str(item).removeprefix("Bearer ").removeprefix("bearer ").strip())
+    values.discard(PLACEHOLDER_KEY)
+    return sorted((v for v in values if len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    from vcr.filters import replace_text
+
+    for secret in secrets:
+        value = replace_text(value, secret, REDACTED)
+    return value
+
+
+def _decode_body(response: dict[str, Any]) -> None:
+    from vcr.filters import AVAILABLE_DECOMPRESSORS
+
+    headers, body = response.get("headers", {}), response.get("body", {}).get("string")
+    encoding = (_header(headers, "content-encoding") or "").strip().lower()
+    if encoding not in AVAILABLE_DECOMPRESSORS or not isinstance(body, bytes):
+        return
+    decoded = AVAILABLE_DECOMPRESSORS[encoding](body)
+    if decoded is body:
+        return
+    for key in [k for k in headers if k.lower() in ("content-encoding", "content-length")]:
+        del headers[key]
+    headers["content-length"] = [str(len(decoded))]
+    try:
+        response["body"]["string"] = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        response["body"]["string"] = decoded
+
+
+def _json_form(text: str) -> dict[str, Any] | None:
+    """``{"json": value[, "format": style]}`` when the text re-dumps to exactly itself, else None."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, (dict, list)):
+        return None
+    for name, options in _JSON_STYLES.items():
+        for suffix, tail in (("", ""), ("+newline", "\n")):
+            if json.dumps(value, **options) + tail == text:
+                style = name + suffix
+                return {"json": value} if style == _DEFAULT_STYLE else {"format": style, "json": value}
+    return None
+
+
+def _json_text(form: dict[str, Any]) -> str:
+    style = form.get("format", _DEFAULT_STYLE)
+    name, _, newline = style.partition("+")
+    return json.dumps(form["json"], **_JSON_STYLES[name]) + ("\n" if newline else "")
+
+
+def _readable(body: Any) -> Any:
+    """The readable stored form of a body, kept only if loading it gives back the same text."""
+    if not isinstance(body, str):
+        return body
+    form = _json_form(body)
+    candidate = form if form is not None else body
+    loaded = _load(_dump(candidate))
+    restored = _json_text(loaded) if isinstance(loaded, dict) else loaded
+    return candidate if restored == body else body
+
+
+def _dump(data: Any) -> str:
+    import yaml
+
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class _Dumper(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def _str(dumper: Any, value: str) -> Any:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, _str)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _load(text: str) -> Any:
+    from vcr.serializers import yamlserializer
+
+    return yamlserializer.deserialize(text)
+
+
+def _ordered(mapping: dict[str, Any], first: tuple[str, ...]) -> dict[str, Any]:
+    """The same mapping with `first` keys leading, so each body comes last in the file."""
+    return {**{k: mapping[k] for k in first if k in mapping}, **mapping}
+
+
+class ReadableYAMLSerializer:
+    """vcrpy serializer (registered as "yaml"): scrubs secrets, decodes bodies, writes JSON/SSE readably."""
+
+    @staticmethod
+    def serialize(cassette_dict: dict[str, Any]) -> str:
+        data = deepcopy(cassette_dict)
+        interactions = data.get("interactions", [])
+        secrets = _secret_values(interactions)
+        for interaction in interactions:
+            request, response = interaction["request"], interaction["response"]
+            for part in (request, response):
+                part["headers"] = {k: v for k, v in part.get("headers", {}).items() if not is_secret_header(k)}
+            _decode_body(response)
+            interaction["request"] = request = _scrub(request, secrets)
+            interaction["response"] = response = _scrub(response, secrets)
+            request["body"] = _readable(request.get("body"))
+            body = response.get("body", {}).get("string")
+            form = _readable(body)
+            response["body"] = form if isinstance(form, dict) else {"string": body}
+            interaction["request"] = _ordered(request, ("method", "uri", "headers", "body"))
+            interaction["response"] = _ordered(response, ("status", "headers", "body"))
+        return _dump(data)
+
+    @staticmethod
+    def deserialize(cassette_string: str) -> dict[str, Any]:
+        data = _load(cassette_string)
+        for interaction in (data or {}).get("interactions", []) if isinstance(data, dict) else []:
+            request, response = interaction["request"], interaction["response"]
+            if isinstance(request.get("body"), dict) and "json" in request["body"]:
+                request["body"] = _json_text(request["body"])
+            if isinstance(response.get("body"), dict) and "json" in response["body"]:
+                response["body"] = {"string": _json_text(response["body"])}
+        return data
+
+
+# --- matcher ----------------------------------------------------------------------------------------------
+
+
+def _parsed(body: Any) -> Any:
+    if body is None or body in (b"", ""):
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, TypeError):
+        return body
+
+
+def json_body(r1: Any, r2: Any) -> None:
+    """Match request bodies as JSON (key order ignored); raise AssertionError with a diff when they differ.
+
+    vcrpy passes the request being made first and the recorded one second.
+    """
+    new, recorded = _parsed(r1.body), _parsed(r2.body)
+    if new == recorded:
+        return
+    texts = []
+    for value in (recorded, new):
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        texts.append(value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True,
+                                                                   ensure_ascii=False))
+    diff = difflib.unified_diff(texts[0].splitlines(), texts[1].splitlines(), "recorded", "this request",
+                                n=2, lineterm="")
+    lines = [line if len(line) <= 200 else line[:200] + "…" for line in diff]
+    if len(lines) > 40:
+        lines = lines[:40] + [f"… ({len(lines) - 40} more diff lines)"]
+    raise AssertionError("\n".join(lines))
+
+
+# --- configuration ----------------------------------------------------------------------------------------
+
+
+def configure_vcr(vcr: VCR) -> VCR:
+    """Install the defaults on a VCR instance; options passed to ``use_cassette`` still override them."""
+    vcr.register_serializer("yaml", ReadableYAMLSerializer)
+    vcr.register_matcher("json_body", json_body)
+    vcr.serializer = "yaml"
+    vcr.match_on = MATCH_ON
+    vcr.decode_compressed_response = True
+    return vcr
+
+
+def unplayed_message(cassette: Cassette) -> str | None:
+    """A message naming the recorded interactions a write-protected cassette never played, or None."""
+    if not cassette.write_protected or cassette.all_played:
+        return None
+    missing = [f"  #{i + 1} {req.method} {req.uri}" for i, (req, _) in enumerate(cassette.data)
+               if not cassette.play_counts[i]]
+    return (f"{len(missing)} of {len(cassette)} recorded interactions in {cassette._path} were never "
+            f"requested; the code no longer makes them:\n" + "\n".join(missing) +
+            "\nRe-record the cassette (pytest --record-mode=rewrite), or allow it with allow_unplayed=True.")
+
+
+@contextmanager
+def placeholder_key(env: str = KEY_ENV) -> Iterator[None]:
+    """Set a placeholder API key while replaying when none is set, so clients can be built without one."""
+    if os.environ.get(env):
+        yield
+        return
+    os.environ[env] = PLACEHOLDER_KEY
+    try:
+        yield
+    finally:
+        if os.environ.get(env) == PLACEHOLDER_KEY:
+            del os.environ[env]
+
+
+@contextmanager
+def blocked_network(allowed_hosts: list[str] | None = None) -> Iterator[None]:
+    """Block outgoing connections (except ``allowed_hosts`` regexes) unless something already blocks them."""
+    import socket
+
+    from pytest_recording import network
+
+    if socket.socket.connect is not network._original_connect:
+        yield
+        return
+    with network.blocking_context(allowed_hosts=allowed_hosts):
+        yield
+
+
+@contextmanager
+def cassette(path: str | os.PathLike[str], mode: str = "none", *, allow_unplayed: bool = False,
+             block_network: bool | None = None, allowed_hosts: list[str] | None = None,
+             **vcr_options: Any) -> Iterator[Cassette]:
+    """Record or replay HTTP traffic (httpx2, httpx, requests, ...) to a YAML cassette, with the safe defaults.
+
+    :param path: The cassette file (``.yaml`` is added when there is no suffix).
+    :param mode: ``"none"`` replays only; ``"once"`` records if the file does not exist; ``"new_episodes"``
+        adds requests that are not in it; ``"all"`` records everything again; ``"rewrite"`` deletes the file first.
+    :param allow_unplayed: Do not fail when a replayed cassette has interactions that were never requested.
+    :param block_network: Block real connections while the cassette cannot record (default: when replaying).
+    :param allowed_hosts: Host regexes still reachable while the network is blocked.
+    :param vcr_options: Other ``vcr.VCR.use_cassette`` options; they override the defaults.
+    :raises UnplayedInteractionsError: On a clean exit from a replay that left interactions unplayed.
+    """
+    import vcr as vcrpy
+
+    if mode not in RECORD_MODES:
+        raise ValueError(f"Unknown cassette mode {mode!r}; expected one of {', '.join(RECORD_MODES)}")
+    file = Path(path) if Path(path).suffix else Path(path).with_suffix(".yaml")
+    if mode == "rewrite":
+        file.unlink(missing_ok=True)
+        mode = "new_episodes"
+    recorder = configure_vcr(vcrpy.VCR(record_mode=mode))
+    with recorder.use_cassette(str(file), **vcr_options) as tape:
+        blocking = tape.write_protected if block_network is None else block_network
+        with placeholder_key(), blocked_network(allowed_hosts) if blocking else nullcontext():
+            yield tape
+        message = None if allow_unplayed else unplayed_message(tape)
+    if message:
+        raise UnplayedInteractionsError(message)
