@@ -1,0 +1,295 @@
+"""Python functions as Haystack Tools: ``create_tool``, ``@tool`` and :class:`FunctionTool`.
+
+A :class:`FunctionTool` is a ``haystack.tools.Tool``: it works wherever Haystack takes a Tool. On top
+of a plain Tool it validates the model's arguments with a pydantic model of the function's signature
+before calling it, hides and fills ``RunContext`` parameters, and runs async functions from sync code.
+
+Creating a tool is cheap: the JSON schema, the docstring and the validator are built on first use of
+``parameters``/``description``/``tool_spec``/``invoke`` (or by ``warm_up()``), not at decoration time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import inspect
+import json
+import re
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, overload
+
+from haystack.core.errors import SerializationError
+from haystack.core.serialization import allow_deserialization_module, generate_qualified_class_name
+from haystack.tools import Tool
+from haystack.tools.errors import ToolInvocationError
+from haystack.utils.callable_serialization import deserialize_callable, serialize_callable
+from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+
+from aiml_agent.arguments import format_errors, validate_arguments
+from aiml_agent.context import RunContext, current_run_context
+from aiml_agent.docstrings import ParsedDocstring, parse_docstring
+from aiml_agent.errors import ToolArgumentsError
+from aiml_agent.signature import ArgumentsModel, ToolDefinitionError, build_arguments_model, inspect_signature
+
+__all__ = ["FunctionTool", "ToolDefinitionError", "create_tool", "result_to_text", "tool"]
+
+# Our own tool and toolset classes must load back through Haystack's deserialization allowlist.
+allow_deserialization_module("aiml_agent")
+
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_BUILD_LOCK = threading.Lock()
+
+
+class FunctionTool(Tool):
+    """A Haystack Tool made from a Python function, with argument validation. Build it with :func:`create_tool`.
+
+    :param func: The function (sync or ``async def``) the tool calls.
+    :param name: Tool name; defaults to the function's name.
+    :param description: Tool description; defaults to the docstring without its parameter sections.
+    :param strict: ``False`` keeps this tool non-strict even in strict requests; ``None`` follows the request.
+    :raises ToolDefinitionError: The function cannot be a tool (the message names function and parameter).
+    """
+
+    # Tool is a dataclass; its generated __init__/__post_init__ (which re-validates the JSON schema with
+    # jsonschema) is replaced here: the schema is ours, built lazily and valid by construction.
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        strict: bool | None = None,
+    ) -> None:
+        if not callable(func):
+            raise ToolDefinitionError(f"create_tool() needs a function, got {type(func).__name__}.")
+        tool_name = name if name is not None else getattr(func, "__name__", None)
+        if not tool_name or not _TOOL_NAME.match(tool_name):
+            raise ToolDefinitionError(
+                f"Invalid tool name {tool_name!r} for {func!r}: use 1-64 letters, digits, '_' or '-' (name=...)."
+            )
+        is_async = inspect.iscoroutinefunction(func)
+        self.name = tool_name
+        self.function = None if is_async else func
+        self.async_function = func if is_async else None
+        self.outputs_to_string = None
+        self.inputs_from_state = None
+        self.outputs_to_state = None
+        self.strict = strict
+        self._func = func
+        self._name_override = name
+        self._description_override = description
+        self._signature = inspect_signature(func)
+        self._docstring: ParsedDocstring | None = None
+        self._arguments: ArgumentsModel | None = None
+        self._parameters: dict[str, Any] | None = None
+
+    @property  # type: ignore[override]
+    def description(self) -> str:
+        """The description the model reads: the override, or the docstring's summary and body."""
+        if self._description_override is not None:
+            return self._description_override
+        return self._parsed_docstring().description
+
+    @description.setter
+    def description(self, value: str) -> None:
+        self._description_override = value
+
+    @property  # type: ignore[override]
+    def parameters(self) -> dict[str, Any]:
+        """JSON schema of the parameters (without ``RunContext`` ones), built on first access."""
+        if self._parameters is None:
+            self._parameters = self._arguments_model().schema
+        return self._parameters
+
+    @parameters.setter
+    def parameters(self, value: dict[str, Any]) -> None:
+        self._parameters = value
+
+    def warm_up(self) -> None:
+        """Build the schema, descriptions and validator now instead of on first use (idempotent)."""
+        _ = self.parameters
+
+    def _parsed_docstring(self) -> ParsedDocstring:
+        if self._docstring is None:
+            self._docstring = parse_docstring(inspect.getdoc(self._func))
+        return self._docstring
+
+    def _arguments_model(self) -> ArgumentsModel:
+        if self._arguments is None:
+            with _BUILD_LOCK:
+                if self._arguments is None:
+                    doc_params = self._parsed_docstring().params
+                    self._arguments = build_arguments_model(self._func, self._signature, doc_params)
+        return self._arguments
+
+    def _prepare(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Validate the model's arguments and add the ``RunContext`` ones; raise ToolArgumentsError if invalid."""
+        arguments = dict(arguments)
+        model = self._arguments_model()
+        context: dict[str, Any] = {}
+        for name in model.context:
+            if isinstance(arguments.get(name), RunContext):
+                context[name] = arguments.pop(name)
+            else:
+                context[name] = current_run_context.get() or RunContext(tool_name=self.name)
+        values, errors = validate_arguments(model, arguments)
+        if errors:
+            raise ToolArgumentsError(format_errors(self.name, errors), tool_name=self.name, errors=errors)
+        return {**values, **context}
+
+    def _failure(self, error: Exception) -> ToolInvocationError:
+        return ToolInvocationError(f"Tool '{self.name}' failed: {type(error).__name__}: {error}", tool_name=self.name)
+
+    def _call_sync(self, kwargs: dict[str, Any]) -> Any:
+        try:
+            return self._func(**kwargs)
+        except Exception as error:
+            raise self._failure(error) from error
+
+    async def _call_async(self, kwargs: dict[str, Any]) -> Any:
+        try:
+            return await self._func(**kwargs)
+        except Exception as error:
+            raise self._failure(error) from error
+
+    def invoke(self, **kwargs: Any) -> Any:
+        """Validate ``kwargs`` and call the function; async functions run to completion here.
+
+        :returns: The function's own return value.
+        :raises ToolArgumentsError: The arguments are invalid (one line per bad field).
+        :raises ToolInvocationError: The function raised; the original exception is ``__cause__``.
+        """
+        call_kwargs = self._prepare(kwargs)
+        if self.async_function is None:
+            return self._call_sync(call_kwargs)
+        return _run_coroutine(self._call_async(call_kwargs))
+
+    async def invoke_async(self, **kwargs: Any) -> Any:
+        """Like :meth:`invoke`, awaitable; a sync function runs in a worker thread (context variables kept)."""
+        call_kwargs = self._prepare(kwargs)
+        if self.async_function is not None:
+            return await self._call_async(call_kwargs)
+        return await asyncio.to_thread(self._call_sync, call_kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize as the function's import path plus the name/description/strict given at creation.
+
+        :raises SerializationError: The function is a bound method of an object (``Toolset.from_object``),
+            a lambda or a nested function: none can be imported back by path.
+        """
+        func = self._func
+        if inspect.ismethod(func) and not isinstance(func.__self__, type):
+            raise SerializationError(
+                f"Tool '{self.name}' wraps the method '{func.__qualname__}' of a {type(func.__self__).__name__} "
+                "object; tools bound to an object cannot be serialized by import path. Use module-level "
+                "functions, or rebuild the toolset with Toolset.from_object(...) after loading."
+            )
+        data = {
+            "function": serialize_callable(func),
+            "name": self.name,
+            "description": self._description_override,
+            "strict": self.strict,
+        }
+        return {"type": generate_qualified_class_name(type(self)), "data": data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FunctionTool:
+        """Rebuild the tool from :meth:`to_dict` output (the function's module must be allowed for deserialization)."""
+        init = data["data"]
+        func = deserialize_callable(init["function"])
+        return cls(func, name=init.get("name"), description=init.get("description"), strict=init.get("strict"))
+
+    def __repr__(self) -> str:
+        kind = "async_function" if self.async_function is not None else "function"
+        return f"{type(self).__name__}(name={self.name!r}, {kind}={self._func!r}, strict={self.strict!r})"
+
+
+def _run_coroutine(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coroutine`` to completion from sync code: here if no loop runs, else on a worker thread's loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiml-agent-tool") as pool:
+        return pool.submit(context.run, asyncio.run, coroutine).result()
+
+
+def create_tool(
+    func: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    strict: bool | None = None,
+) -> FunctionTool:
+    """Make a Haystack Tool of ``func``: name, description and JSON schema from its signature and docstring.
+
+    :param func: A sync or async function with a type hint on every parameter (a FunctionTool is re-made
+        from its function with the new options).
+    :param name: Tool name; defaults to the function's ``__name__``.
+    :param description: Tool description; defaults to the docstring's summary and body.
+    :param strict: ``False`` keeps this tool non-strict in strict requests; ``None`` follows the request.
+    :raises ToolDefinitionError: A parameter has no type hint, is ``*args``/``**kwargs``, or has a type
+        pydantic cannot describe.
+    """
+    if isinstance(func, FunctionTool):
+        return FunctionTool(
+            func._func,
+            name=name if name is not None else func._name_override,
+            description=description if description is not None else func._description_override,
+            strict=strict if strict is not None else func.strict,
+        )
+    if isinstance(func, Tool):
+        raise ToolDefinitionError(f"'{func.name}' is already a Haystack Tool; use it as it is.")
+    return FunctionTool(func, name=name, description=description, strict=strict)
+
+
+@overload
+def tool(func: Callable[..., Any], /) -> FunctionTool: ...
+
+
+@overload
+def tool(
+    *, name: str | None = None, description: str | None = None, strict: bool | None = None
+) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+
+
+def tool(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    strict: bool | None = None,
+) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
+    """Decorator form of :func:`create_tool`: ``@tool`` or ``@tool(name=..., description=..., strict=...)``."""
+    if func is None:
+        return lambda f: create_tool(f, name=name, description=description, strict=strict)
+    if isinstance(func, str):
+        raise TypeError("Pass the tool name as a keyword: @tool(name=...).")
+    return create_tool(func, name=name, description=description, strict=strict)
+
+
+def result_to_text(value: Any) -> str:
+    """Turn a tool's return value into the text of a tool message.
+
+    ``str`` as is; ``None`` -> ``"null"`` (JSON, as Haystack does); pydantic models, dataclasses, dicts,
+    lists, tuples and sets -> JSON (dates, enums etc. as pydantic serializes them, anything else inside
+    with ``str()``); any other value -> ``str(value)``.
+    """
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "null"
+    is_dataclass = dataclasses.is_dataclass(value) and not isinstance(value, type)
+    if not (is_dataclass or isinstance(value, (BaseModel, dict, list, tuple, set, frozenset))):
+        return str(value)
+    try:
+        data = to_jsonable_python(value)
+    except PydanticSerializationError:
+        data = to_jsonable_python(value, fallback=str)
+    return json.dumps(data, ensure_ascii=False)
