@@ -61,3 +61,7 @@ class AIMLAPIError(RuntimeError):
         self.server_message = server_message
         self.request_id = request_id
         self.body = body
+
+
+class OutputValidationError(ValueError):
+    """The model's final answer did not match the Agent's ``output_type``, even after the allowed retries."""

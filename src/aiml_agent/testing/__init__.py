@@ -14,12 +14,13 @@ _EXPORTS: dict[str, str] = {
     "ToolCallReply": "aiml_agent.testing.server",
     "RecordedRequest": "aiml_agent.testing.server",
     "cassette": "aiml_agent.testing.cassettes",
+    "UnplayedInteractionsError": "aiml_agent.testing.cassettes",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from aiml_agent.testing.cassettes import cassette
+    from aiml_agent.testing.cassettes import UnplayedInteractionsError, cassette
     from aiml_agent.testing.server import RecordedRequest, Reply, ScriptedServer, ToolCallReply
 
 

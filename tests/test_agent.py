@@ -1,0 +1,285 @@
+"""Agent loop against ScriptedServer: answers, tool turns, call order, exit reasons, usage, settings, serde."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from haystack import Pipeline
+from haystack.core.serialization import allow_deserialization_module
+from haystack.dataclasses import ChatMessage
+from haystack.tools import Tool
+from haystack.utils import Secret
+from pydantic import BaseModel
+
+from aiml_agent.agent import Agent
+from aiml_agent.context import RunContext, current_run_context
+from aiml_agent.generator import AIMLAPIChatGenerator
+from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
+from aiml_agent.tools import create_tool
+
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+def generator_for(server: ScriptedServer) -> AIMLAPIChatGenerator:
+    return AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=server.base_url, max_retries=0)
+
+
+def weather(city: str) -> str:
+    return f"Sunny in {city}"
+
+
+def weather_tool() -> Tool:
+    return Tool(name="get_weather", description="Weather of a city.", parameters=CITY, function=weather)
+
+
+def sleepy_tool(name: str, seconds: float, calls: list[str]) -> Tool:
+    def run(city: str) -> str:
+        time.sleep(seconds)
+        calls.append(name)
+        return f"{name}:{city}"
+
+    return Tool(name=name, description="Sleeps.", parameters=CITY, function=run)
+
+
+def test_text_answer_ends_run_with_system_prompt_and_usage() -> None:
+    with ScriptedServer(["Hello!"]) as server:
+        agent = Agent(generator_for(server), system_prompt="Be brief.")
+        result = agent.run("Hi")
+    assert [m.role.value for m in result["messages"]] == ["system", "user", "assistant"]
+    assert result["last_message"].text == "Hello!"
+    assert result["exit_reason"] == "text"
+    assert result["usage"]["requests"] == 1
+    assert result["usage"]["total_tokens"] == result["usage"]["prompt_tokens"] + result["usage"]["completion_tokens"]
+    assert "cost" not in result["usage"]
+    assert "output" not in result
+    sent = server.requests[0].body["messages"]
+    assert sent == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    assert "tools" not in server.requests[0].body
+
+
+def test_existing_system_message_is_not_duplicated() -> None:
+    with ScriptedServer(["ok"]) as server:
+        agent = Agent(generator_for(server), system_prompt="Be brief.")
+        history = [ChatMessage.from_system("Custom."), ChatMessage.from_user("Hi")]
+        result = agent.run(history)
+    assert [m.text for m in result["messages"][:2]] == ["Custom.", "Hi"]
+    assert server.requests[0].body["messages"][0] == {"role": "system", "content": "Custom."}
+
+
+def test_tool_call_then_answer_builds_the_conversation_and_steps() -> None:
+    script = [Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris"}, id="call_1")]), "It is sunny."]
+    with ScriptedServer(script) as server:
+        result = Agent(generator_for(server), [weather_tool()]).run("Weather in Paris?")
+    roles = [m.role.value for m in result["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+    tool_message = result["messages"][2]
+    assert tool_message.tool_call_result.result == "Sunny in Paris"
+    assert tool_message.tool_call_result.origin.id == "call_1"
+    assert tool_message.tool_call_result.error is False
+    assert result["exit_reason"] == "text"
+    second = server.requests[1].body["messages"]
+    assert second[-1] == {"role": "tool", "tool_call_id": "call_1", "content": "Sunny in Paris"}
+    assert server.requests[0].body["tools"][0]["function"]["name"] == "get_weather"
+    steps = result["steps"]
+    assert [s.index for s in steps] == [1, 2]
+    record = steps[0].tool_calls[0]
+    assert (record.tool_name, record.arguments, record.result, record.error) == (
+        "get_weather",
+        {"city": "Paris"},
+        "Sunny in Paris",
+        False,
+    )
+    assert record.duration >= 0 and steps[0].model_duration > 0
+    assert steps[1].tool_calls == []
+    assert steps[0].to_dict()["tool_calls"][0]["result"] == "Sunny in Paris"
+
+
+def test_results_keep_call_order_when_tools_finish_in_another_order() -> None:
+    finished: list[str] = []
+    tools = [sleepy_tool("slow", 0.2, finished), sleepy_tool("fast", 0.0, finished)]
+    calls = [ToolCallReply("slow", {"city": "A"}, id="c1"), ToolCallReply("fast", {"city": "B"}, id="c2")]
+    with ScriptedServer([Reply(tool_calls=calls), "done"]) as server:
+        result = Agent(generator_for(server), tools).run("go")
+    assert finished == ["fast", "slow"]  # really concurrent: the fast one finished first
+    tool_messages = [m for m in result["messages"] if m.tool_call_result is not None]
+    assert [m.tool_call_result.origin.id for m in tool_messages] == ["c1", "c2"]
+    assert [m.tool_call_result.result for m in tool_messages] == ["slow:A", "fast:B"]
+    assert [m["tool_call_id"] for m in server.requests[1].body["messages"] if m["role"] == "tool"] == ["c1", "c2"]
+
+
+def test_runaway_model_stops_at_max_steps_without_raising() -> None:
+    def always_call(body: dict[str, Any]) -> Reply:
+        return Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris"})])
+
+    with ScriptedServer(always_call) as server:
+        result = Agent(generator_for(server), [weather_tool()], max_steps=3).run("loop")
+        assert len(server.requests) == 3
+        assert Agent(generator_for(server), [weather_tool()]).run("loop", max_steps=2)["exit_reason"] == "max_steps"
+    assert result["exit_reason"] == "max_steps"
+    assert len(result["steps"]) == 3
+    assert result["usage"]["requests"] == 3
+    assert result["last_message"].tool_call_result is not None  # the last tool ran; messages end consistent
+
+
+def test_exit_condition_tool_stops_after_it_ran_without_error() -> None:
+    def finish(city: str) -> str:
+        if city == "bad":
+            raise ValueError("no such city")
+        return "saved"
+
+    tools = [weather_tool(), Tool(name="finish", description="Finish.", parameters=CITY, function=finish)]
+    script = [
+        Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris"})]),
+        Reply(tool_calls=[ToolCallReply("finish", {"city": "bad"})]),  # errors: the run goes on
+        Reply(tool_calls=[ToolCallReply("finish", {"city": "Paris"})]),
+        "never sent",
+    ]
+    with ScriptedServer(script) as server:
+        result = Agent(generator_for(server), tools, exit_conditions=["finish"]).run("go")
+        assert len(server.requests) == 3
+    assert result["exit_reason"] == "finish"
+    assert result["last_message"].tool_call_result.result == "saved"
+
+
+def test_unknown_exit_condition_is_rejected_at_init() -> None:
+    with pytest.raises(ValueError, match="nope"):
+        Agent(AIMLAPIChatGenerator(api_key=Secret.from_token("k")), [weather_tool()], exit_conditions=["nope"])
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Reply(text="cut", finish_reason="length"), "length"),
+        (Reply(text=None, finish_reason="content_filter"), "content_filter"),
+        (Reply(text=None), "text"),
+    ],
+)
+def test_incomplete_or_empty_replies_stop(reply: Reply, reason: str) -> None:
+    with ScriptedServer([reply, "never sent"]) as server:
+        result = Agent(generator_for(server), [weather_tool()]).run("go")
+        assert len(server.requests) == 1
+    assert result["exit_reason"] == reason
+
+
+def test_usage_and_cost_are_summed_over_model_calls() -> None:
+    script = [
+        Reply(
+            tool_calls=[ToolCallReply("get_weather", {"city": "Paris"})],
+            usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            cost={"credits_used": 40, "usd_spent": 0.00002},
+        ),
+        Reply(
+            text="Done",
+            usage={"prompt_tokens": 20, "completion_tokens": 2, "total_tokens": 22},
+            cost={"credits_used": 2, "usd_spent": 0.000001},
+        ),
+    ]
+    with ScriptedServer(script) as server:
+        usage = Agent(generator_for(server), [weather_tool()]).run("go")["usage"]
+    assert (usage["requests"], usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (
+        2,
+        30,
+        7,
+        37,
+    )
+    assert usage["cost"]["credits_used"] == 42
+    assert usage["cost"]["usd_spent"] == pytest.approx(0.000021)
+
+
+def test_tools_strict_is_forwarded_on_every_call() -> None:
+    script = [Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris"})]), "ok"]
+    with ScriptedServer(script) as server:
+        Agent(generator_for(server), [weather_tool()], tools_strict=True).run("go")
+    for request in server.requests:
+        function = request.body["tools"][0]["function"]
+        assert function["strict"] is True
+        assert function["parameters"]["additionalProperties"] is False
+
+
+def test_tools_given_to_run_override_init_tools() -> None:
+    other = Tool(name="other", description="Other.", parameters=CITY, function=lambda city: "other")
+    with ScriptedServer(["ok"]) as server:
+        Agent(generator_for(server), [weather_tool()]).run("go", tools=[other])
+    assert [t["function"]["name"] for t in server.requests[0].body["tools"]] == ["other"]
+
+
+def test_tools_receive_run_context_with_deps() -> None:
+    seen: list[RunContext[Any]] = []
+
+    def remember(city: str) -> str:
+        context = current_run_context.get()
+        assert context is not None
+        seen.append(context)
+        return f"{context.deps['user']} in {city}"
+
+    tool = Tool(name="remember", description="Remember.", parameters=CITY, function=remember)
+    calls = [ToolCallReply("remember", {"city": "Paris"}, id="a"), ToolCallReply("remember", {"city": "Rome"}, id="b")]
+    with ScriptedServer([Reply(tool_calls=calls), "ok"]) as server:
+        result = Agent(generator_for(server), [tool]).run("go", deps={"user": "ann"})
+    assert sorted(c.tool_call_id for c in seen) == ["a", "b"]
+    assert {c.step for c in seen} == {1} and {c.tool_name for c in seen} == {"remember"}
+    assert [m.role.value for m in seen[0].messages] == ["user", "assistant"]
+    assert result["messages"][2].tool_call_result.result == "ann in Paris"
+    assert current_run_context.get() is None
+
+
+def test_to_dict_from_dict_round_trip() -> None:
+    allow_deserialization_module("aiml_agent")
+    allow_deserialization_module(__name__)
+    agent = Agent(
+        AIMLAPIChatGenerator(api_key=Secret.from_env_var("AIMLAPI_API_KEY"), model="m"),
+        [weather_tool()],
+        system_prompt="S",
+        max_steps=4,
+        tools_strict=True,
+        exit_conditions=["text", "get_weather"],
+        tool_concurrency=3,
+        raise_on_tool_error=True,
+    )
+    data = agent.to_dict()
+    assert data["type"] == "aiml_agent.agent.Agent"
+    assert data["init_parameters"]["tools"][0]["data"]["name"] == "get_weather"
+    restored = Agent.from_dict(data)
+    assert restored.to_dict() == data
+    assert restored.tools[0].invoke(city="Oslo") == "Sunny in Oslo"
+    assert (restored.max_steps, restored.tools_strict, restored.tool_concurrency) == (4, True, 3)
+
+
+class Verdict(BaseModel):
+    ok: bool
+
+
+def test_output_type_and_function_tools_round_trip() -> None:
+    allow_deserialization_module("aiml_agent")
+    allow_deserialization_module(__name__)
+    agent = Agent(AIMLAPIChatGenerator(model="m"), [create_tool(weather)], output_type=Verdict, output_retries=1)
+    data = agent.to_dict()
+    assert data["init_parameters"]["output_type"] == f"{__name__}.Verdict"
+    restored = Agent.from_dict(data)
+    assert restored.output_type is Verdict and restored.output_retries == 1
+    assert restored.tools[0].invoke(city="Oslo") == "Sunny in Oslo"
+    assert restored.to_dict() == data
+
+
+def test_default_generator_needs_no_key_until_a_request() -> None:
+    agent = Agent()
+    assert isinstance(agent.chat_generator, AIMLAPIChatGenerator)
+    assert agent.to_dict()["init_parameters"]["chat_generator"]["init_parameters"]["api_key"]["type"] == "env_var"
+
+
+def test_agent_inside_a_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    allow_deserialization_module("aiml_agent")
+    allow_deserialization_module(__name__)
+    monkeypatch.setenv("AIMLAPI_API_KEY", "test-key")
+    script = [Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris"})]), "It is sunny."]
+    with ScriptedServer(script) as server:
+        original = Pipeline()
+        generator = AIMLAPIChatGenerator(api_base_url=server.base_url, max_retries=0)
+        original.add_component("agent", Agent(generator, [weather_tool()]))
+        pipeline = Pipeline.from_dict(original.to_dict())  # the pipeline survives serialization too
+        result = pipeline.run({"agent": {"messages": [ChatMessage.from_user("Weather?")]}})
+    assert result["agent"]["last_message"].text == "It is sunny."
+    assert result["agent"]["exit_reason"] == "text"
+    assert len(result["agent"]["messages"]) == 4

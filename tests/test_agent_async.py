@@ -1,0 +1,156 @@
+"""Agent under asyncio and streaming: concurrent runs that do not mix, streaming order with sync and async
+callbacks, structured output with a retry."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+from haystack.dataclasses import StreamingChunk
+from haystack.utils import Secret
+from pydantic import BaseModel
+
+from aiml_agent.agent import Agent, OutputValidationError
+from aiml_agent.context import RunContext
+from aiml_agent.generator import AIMLAPIChatGenerator
+from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
+from aiml_agent.tools import create_tool
+
+
+def generator_for(server: ScriptedServer) -> AIMLAPIChatGenerator:
+    return AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=server.base_url, max_retries=0)
+
+
+async def shout(text: str, ctx: RunContext[Any]) -> str:
+    """Upper-case a text after a short random pause (plus the run's deps, when it has some).
+
+    :param text: The text.
+    """
+    await asyncio.sleep(random.uniform(0, 0.05))
+    return text.upper() + (f"#{ctx.deps}" if ctx.deps is not None else "")
+
+
+def echo_script(body: dict[str, Any]) -> Reply:
+    """First call: ask `shout` for the user's text; second call: answer with the tool's result."""
+    messages = body["messages"]
+    tool_results = [m["content"] for m in messages if m["role"] == "tool"]
+    if tool_results:
+        return Reply(text=f"answer:{tool_results[0]}", delay=random.uniform(0, 0.05))
+    question = next(m["content"] for m in messages if m["role"] == "user")
+    return Reply(tool_calls=[ToolCallReply("shout", {"text": question})], delay=random.uniform(0, 0.05))
+
+
+async def test_forty_concurrent_runs_on_one_agent_do_not_mix() -> None:
+    with ScriptedServer(echo_script) as server:
+        agent = Agent(generator_for(server), [create_tool(shout)])
+        results = await asyncio.gather(*(agent.run_async(f"question {i}", deps=i) for i in range(40)))
+        assert len(server.requests) == 80
+    for i, result in enumerate(results):
+        assert result["last_message"].text == f"answer:QUESTION {i}#{i}"
+        assert result["messages"][0].text == f"question {i}"
+        assert len(result["messages"]) == 4 and len(result["steps"]) == 2
+        assert result["usage"]["requests"] == 2
+
+
+def chunk_kind(chunk: StreamingChunk) -> str | None:
+    if chunk.tool_call_result is not None:
+        return f"result:{chunk.tool_call_result.origin.id}"
+    if chunk.tool_calls:
+        return "tool_call_delta"
+    if chunk.content:
+        return "text"
+    return None
+
+
+def streaming_script() -> list[Any]:
+    calls = [ToolCallReply("slow_first", {"text": "a"}, id="c1"), ToolCallReply("shout", {"text": "b"}, id="c2")]
+    return [Reply(tool_calls=calls), "All done now."]
+
+
+async def slow_first(text: str) -> str:
+    """Slow tool: finishes after `shout`, but its result must still come first.
+
+    :param text: The text.
+    """
+    await asyncio.sleep(0.15)
+    return text
+
+
+def compact(kinds: list[str | None]) -> list[str]:
+    """Collapse runs of the same kind, drop empty chunks."""
+    out: list[str] = []
+    for kind in kinds:
+        if kind and (not out or out[-1] != kind):
+            out.append(kind)
+    return out
+
+
+def test_streaming_order_with_sync_callback() -> None:
+    chunks: list[StreamingChunk] = []
+    with ScriptedServer(streaming_script()) as server:
+        agent = Agent(generator_for(server), [create_tool(slow_first), create_tool(shout)])
+        result = agent.run("go", streaming_callback=chunks.append)
+        assert all(request.body["stream"] is True for request in server.requests)
+    assert compact([chunk_kind(c) for c in chunks]) == ["tool_call_delta", "result:c1", "result:c2", "text"]
+    assert "".join(c.content for c in chunks) == "All done now."
+    assert [c.tool_call_result.result for c in chunks if c.tool_call_result] == ["a", "B"]
+    assert result["last_message"].text == "All done now."
+
+
+async def test_streaming_order_with_async_callback_from_init() -> None:
+    chunks: list[StreamingChunk] = []
+
+    async def collect(chunk: StreamingChunk) -> None:
+        await asyncio.sleep(0)
+        chunks.append(chunk)
+
+    with ScriptedServer(streaming_script()) as server:
+        agent = Agent(generator_for(server), [create_tool(slow_first), create_tool(shout)], streaming_callback=collect)
+        result = await agent.run_async("go")
+    assert compact([chunk_kind(c) for c in chunks]) == ["tool_call_delta", "result:c1", "result:c2", "text"]
+    assert result["exit_reason"] == "text"
+    assert [m.role.value for m in result["messages"]] == ["user", "assistant", "tool", "tool", "assistant"]
+
+
+class Forecast(BaseModel):
+    city: str
+    temperature: int
+    note: str | None = None
+
+
+def test_structured_output_retries_once_after_an_invalid_answer() -> None:
+    script = ['{"city": "Paris"}', '{"city": "Paris", "temperature": 21, "note": null}']
+    with ScriptedServer(script) as server:
+        result = Agent(generator_for(server), output_type=Forecast).run("Forecast for Paris?")
+    assert result["output"] == Forecast(city="Paris", temperature=21)
+    assert result["exit_reason"] == "text"
+    response_format = server.requests[0].body["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["name"] == "Forecast" and response_format["json_schema"]["strict"] is True
+    schema = response_format["json_schema"]["schema"]
+    assert schema["additionalProperties"] is False and sorted(schema["required"]) == ["city", "note", "temperature"]
+    retry = server.requests[1].body["messages"][-1]
+    assert retry["role"] == "user" and "temperature" in retry["content"] and "Field required" in retry["content"]
+    assert [m.role.value for m in result["messages"]] == ["user", "assistant", "user", "assistant"]
+
+
+async def test_structured_output_with_strict_tools_under_run_async() -> None:
+    script = [Reply(tool_calls=[ToolCallReply("shout", {"text": "paris"})]), '{"city": "PARIS", "temperature": 3}']
+    with ScriptedServer(script) as server:
+        agent = Agent(generator_for(server), [create_tool(shout)], output_type=Forecast, tools_strict=True)
+        result = await agent.run_async("Forecast?", generation_kwargs={"temperature": 0})
+    assert result["output"].city == "PARIS"
+    for request in server.requests:
+        assert request.body["tools"][0]["function"]["strict"] is True
+        assert request.body["response_format"]["json_schema"]["name"] == "Forecast"
+        assert request.body["temperature"] == 0
+
+
+def test_structured_output_gives_up_with_a_clear_error() -> None:
+    with ScriptedServer(["not json", "{}", '{"city": 1}']) as server:
+        agent = Agent(generator_for(server), output_type=Forecast, output_retries=2)
+        with pytest.raises(OutputValidationError, match="did not match Forecast after 3 attempts"):
+            agent.run("Forecast?")
+        assert len(server.requests) == 3

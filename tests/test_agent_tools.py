@@ -1,0 +1,188 @@
+"""Agent tool execution: each kind of bad call becomes an error message and the model recovers; raise mode;
+concurrent sync and async tools (timings measured loosely)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from haystack.tools import Tool
+from haystack.tools.errors import ToolInvocationError
+from haystack.utils import Secret
+
+from aiml_agent.agent import Agent
+from aiml_agent.context import RunContext
+from aiml_agent.errors import ToolArgumentsError
+from aiml_agent.generator import AIMLAPIChatGenerator
+from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
+from aiml_agent.tools import create_tool
+
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+def generator_for(server: ScriptedServer) -> AIMLAPIChatGenerator:
+    return AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=server.base_url, max_retries=0)
+
+
+def get_weather(city: str, days: int = 1) -> dict[str, Any]:
+    """Forecast for a city.
+
+    :param city: The city.
+    :param days: How many days.
+    """
+    if city == "Atlantis":
+        raise LookupError("Atlantis is not on the map")
+    return {"city": city, "days": days, "sky": "sunny"}
+
+
+def run_recovery(first_call: ToolCallReply) -> tuple[dict[str, Any], ScriptedServer]:
+    """Script: a bad call, then a corrected one, then an answer; return the result and the server."""
+    script = [
+        Reply(tool_calls=[first_call]),
+        Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris"}, id="fixed")]),
+        "Sunny in Paris.",
+    ]
+    with ScriptedServer(script) as server:
+        result = Agent(generator_for(server), [create_tool(get_weather)]).run("Weather in Paris?")
+    return result, server
+
+
+def error_sent_back(server: ScriptedServer, call_id: str) -> str:
+    """The tool message content the model got for ``call_id`` in the second request."""
+    tool_messages = [m for m in server.requests[1].body["messages"] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_messages] == [call_id]
+    return tool_messages[0]["content"]
+
+
+def assert_recovered(result: dict[str, Any]) -> None:
+    assert result["exit_reason"] == "text"
+    assert result["last_message"].text == "Sunny in Paris."
+    first, fixed = result["steps"][0].tool_calls[0], result["steps"][1].tool_calls[0]
+    assert first.error is True and first.exception is not None
+    assert fixed.error is False
+    assert fixed.result == '{"city": "Paris", "days": 1, "sky": "sunny"}'
+
+
+def test_tool_exception_goes_back_and_model_corrects() -> None:
+    result, server = run_recovery(ToolCallReply("get_weather", {"city": "Atlantis"}, id="bad"))
+    text = error_sent_back(server, "bad")
+    assert "LookupError" in text and "Atlantis is not on the map" in text
+    assert result["messages"][2].tool_call_result.error is True
+    assert_recovered(result)
+
+
+def test_invalid_arguments_go_back_field_by_field() -> None:
+    result, server = run_recovery(ToolCallReply("get_weather", {"city": "Paris", "days": "many"}, id="bad"))
+    text = error_sent_back(server, "bad")
+    assert text.startswith("Error: Invalid arguments for tool 'get_weather'")
+    assert "- days: Input should be a valid integer" in text and text.count("Invalid arguments") == 1
+    assert isinstance(result["steps"][0].tool_calls[0].exception, ToolArgumentsError)
+    assert_recovered(result)
+
+
+def test_malformed_json_goes_back_with_the_raw_text() -> None:
+    result, server = run_recovery(ToolCallReply("get_weather", '{"city": ', id="bad"))
+    text = error_sent_back(server, "bad")
+    assert "not valid JSON" in text and '{"city": ' in text
+    assert result["steps"][0].tool_calls[0].duration == 0.0
+    assert_recovered(result)
+
+
+def test_unknown_tool_goes_back_with_the_available_tools() -> None:
+    result, server = run_recovery(ToolCallReply("get_wether", {"city": "Paris"}, id="bad"))
+    text = error_sent_back(server, "bad")
+    assert "get_wether" in text and "Available tools: get_weather" in text
+    assert_recovered(result)
+
+
+def test_plain_haystack_tool_exception_uses_the_cause() -> None:
+    def boom(city: str) -> str:
+        raise RuntimeError(f"backend down for {city}")
+
+    tool = Tool(name="boom", description="Boom.", parameters=CITY, function=boom)
+    script = [Reply(tool_calls=[ToolCallReply("boom", {"city": "Oslo"}, id="b")]), "Sorry."]
+    with ScriptedServer(script) as server:
+        result = Agent(generator_for(server), [tool]).run("go")
+    text = error_sent_back(server, "b")
+    assert text == "Error: tool 'boom' failed: RuntimeError: backend down for Oslo"
+    assert result["exit_reason"] == "text"
+
+
+@pytest.mark.parametrize(
+    ("call", "error_type", "match"),
+    [
+        (ToolCallReply("get_weather", {"city": "Atlantis"}), ToolInvocationError, "Atlantis"),
+        (ToolCallReply("get_weather", {"city": "Paris", "days": "many"}), ToolArgumentsError, "days"),
+        (ToolCallReply("get_weather", '{"city": '), ToolInvocationError, "not valid JSON"),
+        (ToolCallReply("nope", {}), ToolInvocationError, "Available tools: get_weather"),
+    ],
+)
+def test_raise_mode_raises_each_kind_of_failure(call: ToolCallReply, error_type: type, match: str) -> None:
+    with ScriptedServer([Reply(tool_calls=[call]), "never sent"]) as server:
+        agent = Agent(generator_for(server), [create_tool(get_weather)], raise_on_tool_error=True)
+        with pytest.raises(error_type, match=match):
+            agent.run("go")
+        assert len(server.requests) == 1
+
+
+def slow_sync(city: str) -> str:
+    """Sleeps a little.
+
+    :param city: The city.
+    """
+    time.sleep(0.3)
+    return city
+
+
+async def slow_async(city: str, ctx: RunContext[Any]) -> str:
+    """Sleeps a little, asynchronously.
+
+    :param city: The city.
+    """
+    await asyncio.sleep(0.3)
+    return f"{city}/{ctx.tool_call_id}"
+
+
+def parallel_script(name: str, count: int) -> list[Any]:
+    calls = [ToolCallReply(name, {"city": f"c{i}"}, id=f"id{i}") for i in range(count)]
+    return [Reply(tool_calls=calls), "done"]
+
+
+def tool_results(result: dict[str, Any]) -> list[str]:
+    return [m.tool_call_result.result for m in result["messages"] if m.tool_call_result is not None]
+
+
+def test_eight_sync_tools_run_in_parallel() -> None:
+    with ScriptedServer(parallel_script("slow_sync", 8)) as server:
+        result = Agent(generator_for(server), [create_tool(slow_sync)]).run("go")
+    assert tool_results(result) == [f"c{i}" for i in range(8)]
+    assert result["steps"][0].tools_duration < 0.9  # 8 x 0.3 s one after the other would be 2.4 s
+
+
+def test_sixteen_async_tools_run_in_parallel_under_sync_run() -> None:
+    with ScriptedServer(parallel_script("slow_async", 16)) as server:
+        result = Agent(generator_for(server), [create_tool(slow_async)]).run("go")
+    assert tool_results(result) == [f"c{i}/id{i}" for i in range(16)]
+    assert result["steps"][0].tools_duration < 0.9
+
+
+async def test_sixteen_async_tools_run_in_parallel_under_run_async() -> None:
+    with ScriptedServer(parallel_script("slow_async", 16)) as server:
+        result = await Agent(generator_for(server), [create_tool(slow_async)]).run_async("go")
+    assert tool_results(result) == [f"c{i}/id{i}" for i in range(16)]
+    assert result["steps"][0].tools_duration < 0.9
+
+
+async def test_sync_run_works_inside_a_running_event_loop() -> None:
+    with ScriptedServer(parallel_script("slow_async", 4)) as server:
+        result = Agent(generator_for(server), [create_tool(slow_async), create_tool(slow_sync)]).run("go")
+    assert tool_results(result) == [f"c{i}/id{i}" for i in range(4)]
+
+
+def test_tool_concurrency_limits_parallel_calls() -> None:
+    with ScriptedServer(parallel_script("slow_sync", 4)) as server:
+        result = Agent(generator_for(server), [create_tool(slow_sync)], tool_concurrency=2).run("go")
+    assert tool_results(result) == ["c0", "c1", "c2", "c3"]
+    assert result["steps"][0].tools_duration >= 0.55  # two rounds of 0.3 s
