@@ -1,0 +1,219 @@
+"""The ``aiml-agent`` command line: see the tools a model gets, run an agent, read a cassette.
+
+This module only builds the argument parser and turns failures into one line on stderr. Each command
+lives in its own module and is imported when it runs, so ``aiml-agent --help`` never loads Haystack
+or the openai SDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from importlib import import_module
+from typing import NoReturn
+
+from aiml_agent.cli.common import CLIError
+
+__all__ = ["CLIError", "build_parser", "main"]
+
+PROG = "aiml-agent"
+
+_TARGET_HELP = (
+    "a .py file or an importable module (e.g. my_tools.py, mypkg.tools), optionally with :NAME to pick one "
+    "object (e.g. my_tools.py:toolset). Its Tool and Toolset objects (@tool functions included) are the tools; "
+    "a module with none offers every public function defined in it."
+)
+
+
+_EXAMPLES = f"""examples:
+  {PROG} tools my_tools.py --strict                  the tools as the model sees them (strict)
+  {PROG} run my_tools.py "Weather in Paris?"          run an agent (needs AIMLAPI_API_KEY)
+  {PROG} run my_tools.py "..." --cassette run.yaml --record   record a run, then replay it offline
+  {PROG} cassette show cassettes/test_agent.yaml      read what a test recorded
+
+Run '{PROG} COMMAND --help' for the options of one command."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr, pointing at ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def _add_debug(parser: argparse.ArgumentParser, *, default: object = argparse.SUPPRESS) -> None:
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show the full traceback when something fails"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser for all commands (cheap: imports nothing beyond the standard library)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Tool-using assistants on the AIMLAPI chat completion API.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_debug(parser, default=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    tools = commands.add_parser(
+        "tools",
+        help="show the tools a module defines, as the model will see them",
+        description="Show every tool TARGET defines as the model will see it: name, description and "
+        "parameters with types and descriptions. Warns about undocumented functions and parameters.",
+    )
+    tools.add_argument("target", metavar="TARGET", help=_TARGET_HELP)
+    tools.add_argument(
+        "--strict",
+        action="store_true",
+        help="show the tools as strict function calling sends them (or why one cannot be strict)",
+    )
+    tools.add_argument("--json", action="store_true", help="print the exact JSON sent in the request's 'tools' field")
+    tools.add_argument("--check", action="store_true", help="exit with status 1 when there are warnings (for CI)")
+    _add_debug(tools)
+
+    run = commands.add_parser(
+        "run",
+        help="run an agent with a module's tools",
+        description="Run an Agent with TARGET's tools on PROMPT. The answer streams as it comes; each tool "
+        "call is shown with its arguments, result or error and duration; a summary line ends the output. "
+        "Needs AIMLAPI_API_KEY, unless --cassette replays a recording.",
+    )
+    run.add_argument("target", metavar="TARGET", help=_TARGET_HELP)
+    run.add_argument("prompt", metavar="PROMPT", help="the user message")
+    run.add_argument("--model", metavar="M", help="model id (default: the generator's, openai/gpt-5-chat-latest)")
+    run.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="API base URL (default: https://api.aimlapi.com/v1)",
+    )
+    run.add_argument("--strict", action="store_true", help="send tools with strict schemas")
+    run.add_argument(
+        "--max-steps", metavar="N", type=_positive_int, help="at most N model calls (default: the Agent's)"
+    )
+    run.add_argument("--system", metavar="TEXT", help="system prompt")
+    run.add_argument("--cassette", metavar="FILE", help="replay the run from this vcrpy cassette (no key needed)")
+    run.add_argument("--record", action="store_true", help="with --cassette: record the run into FILE instead")
+    run.add_argument("--json", action="store_true", help="print the run result as JSON instead of text")
+    _add_debug(run)
+
+    cassette = commands.add_parser(
+        "cassette",
+        help="work with recorded cassettes",
+        description="Work with vcrpy cassettes recorded by tests and examples.",
+    )
+    cassette_commands = cassette.add_subparsers(dest="cassette_command", metavar="ACTION", parser_class=_Parser)
+    cassette_commands.required = True
+    show = cassette_commands.add_parser(
+        "show",
+        help="print a cassette as a readable transcript",
+        description="Print a cassette as a transcript: each request's messages by role, the tools offered, "
+        "the model's reply and tool calls (streams reassembled) and the tokens used.",
+    )
+    show.add_argument("file", metavar="FILE", help="a vcrpy YAML cassette")
+    show.add_argument(
+        "--full", action="store_true", help="repeat every request's whole conversation (default: only new messages)"
+    )
+    _add_debug(show)
+    _add_debug(cassette)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+_LIBRARY_LOGGERS = ("aiml_agent", "haystack", "openai", "httpx", "httpx2", "vcr")
+
+_COMMANDS: dict[str, str] = {
+    "tools": "aiml_agent.cli.tools_cmd",
+    "run": "aiml_agent.cli.run_cmd",
+    "cassette": "aiml_agent.cli.cassette_cmd",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status: 0 done, 1 failed (or warnings under ``--check``).
+
+    Usage errors exit through ``SystemExit(2)`` and ``--help`` through ``SystemExit(0)``, as argparse does.
+    """
+    _tolerate_narrow_encodings()
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    debug = bool(getattr(args, "debug", False))
+    try:
+        command = import_module(_COMMANDS[args.command])
+        with nullcontext() if debug else _quiet_library_logs():
+            return int(command.execute(args))
+    except CLIError as error:
+        return _fail(str(error), debug=debug)
+    except BrokenPipeError:  # e.g. `aiml-agent run ... | head`: the reader left; stop quietly
+        _silence_stdout()
+        return 1
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        sys.stderr.write(f"\n{PROG}: interrupted\n")
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line unless --debug: a command line, not a library
+        text = " ".join(str(error).split()) or "(no message)"
+        return _fail(f"{type(error).__name__}: {text} (run with --debug for the traceback)", debug=debug)
+
+
+def _fail(message: str, *, debug: bool) -> int:
+    """Report the exception being handled: its traceback only with --debug, then one line."""
+    sys.stdout.flush()
+    if debug:
+        traceback.print_exc()
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+    return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - stdout without a file descriptor
+        pass
+
+
+def _tolerate_narrow_encodings() -> None:
+    """On a console that cannot encode '→' or '✗' (e.g. cp1252), print a replacement instead of crashing."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding != "utf8" and callable(getattr(stream, "reconfigure", None)):
+            stream.reconfigure(errors="replace")
+
+
+@contextmanager
+def _quiet_library_logs() -> Iterator[None]:
+    """Hide library warnings (e.g. the generator's note on malformed tool arguments): the command's own
+    output already says what happened. Levels are restored afterwards, so calling ``main()`` in-process
+    leaves the caller's logging as it was."""
+    loggers = [logging.getLogger(name) for name in _LIBRARY_LOGGERS]
+    saved = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, saved):
+            logger.setLevel(level)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""What the commands share: the error they raise for bad input, and terminal styling."""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar, TextIO
+
+
+class CLIError(Exception):
+    """Bad input or a failed step, reported as one line on stderr (the message names what was wrong)."""
+
+
+class Style:
+    """ANSI styling for a terminal; plain text when the stream is not a TTY or ``NO_COLOR`` is set."""
+
+    _CODES: ClassVar[dict[str, str]] = {
+        "bold": "1",
+        "dim": "2",
+        "red": "31",
+        "green": "32",
+        "yellow": "33",
+        "blue": "34",
+        "cyan": "36",
+    }
+
+    def __init__(self, stream: TextIO) -> None:
+        is_tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.enabled = is_tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+    def __call__(self, text: str, *names: str) -> str:
+        """Wrap ``text`` in the named styles (e.g. ``style(text, "bold", "red")``) when enabled."""
+        if not self.enabled or not names or not text:
+            return text
+        codes = ";".join(self._CODES[name] for name in names)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+def number_text(value: object) -> str:
+    """A number without exponent notation (AIMLAPI's ``usd_spent`` is often around 0.00002)."""
+    if isinstance(value, float):
+        return f"{value:.10f}".rstrip("0").rstrip(".") or "0"
+    return str(value)
+
+
+def indent(text: str, prefix: str) -> str:
+    """Indent every line of ``text`` (including empty ones) with ``prefix``."""
+    return "\n".join(prefix + line if line else prefix.rstrip() for line in text.splitlines() or [""])

@@ -1,0 +1,158 @@
+"""``aiml-agent run TARGET PROMPT``: run an Agent with TARGET's tools and show what it does as it happens."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiml_agent.cli.common import CLIError, Style
+from aiml_agent.cli.run_output import RunPrinter, result_json, summary_line
+from aiml_agent.cli.target import load_tools
+
+KEY_ENV = "AIMLAPI_API_KEY"
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Run the agent; 0 when it finished (whatever its exit reason), 1 on any failure."""
+    cassette_file = _check_inputs(args)
+    loaded = load_tools(args.target)
+    if loaded.failures:
+        raise CLIError(
+            f"{loaded.failures[0]} (make helpers private with a leading underscore, or pick tools with TARGET:NAME)"
+        )
+
+    from aiml_agent.agent import Agent
+    from aiml_agent.generator import AIMLAPIChatGenerator
+
+    out = sys.stdout
+    printer = RunPrinter(out, Style(out), quiet=args.json)
+    replaying = cassette_file is not None and not args.record
+    generator_kwargs: dict[str, Any] = {"api_base_url": args.base_url} if args.base_url else {}
+    if args.model:
+        generator_kwargs["model"] = args.model
+    if replaying:
+        generator_kwargs["max_retries"] = 0  # a request with no recording must fail at once, not back off
+    agent_kwargs: dict[str, Any] = {"system_prompt": args.system, "streaming_callback": printer}
+    if args.max_steps is not None:
+        agent_kwargs["max_steps"] = args.max_steps
+    if args.strict:
+        agent_kwargs["tools_strict"] = True
+
+    started = time.perf_counter()
+    with _cassette(cassette_file, record=args.record):
+        agent = Agent(AIMLAPIChatGenerator(**generator_kwargs), loaded.tools, **agent_kwargs)
+        try:
+            result = agent.run(args.prompt)
+        except Exception as error:
+            explained = _explain(error, cassette_file)
+            if explained is error:
+                raise
+            raise explained from error
+    elapsed = time.perf_counter() - started
+
+    if args.json:
+        out.write(json.dumps(result_json(result, elapsed), indent=2, ensure_ascii=False, default=str) + "\n")
+    else:
+        printer.finish(result)
+        out.write("\n" + printer.style(summary_line(result, elapsed), "dim") + "\n")
+    out.flush()
+    return 0
+
+
+def _check_inputs(args: argparse.Namespace) -> Path | None:
+    """Fail early, before anything heavy is imported, on a missing key, cassette or flag combination."""
+    has_key = bool(os.environ.get(KEY_ENV))
+    if args.record and not args.cassette:
+        raise CLIError("--record needs --cassette FILE (the file to record into)")
+    if not args.cassette:
+        if not has_key:
+            raise CLIError(f"set {KEY_ENV} or pass --cassette FILE to replay a recorded run")
+        return None
+    file = Path(args.cassette)
+    file = file if file.suffix else file.with_suffix(".yaml")  # as aiml_agent.testing.cassette names it
+    if args.record:
+        if not has_key:
+            raise CLIError(f"recording calls the real API: set {KEY_ENV} (or drop --record to replay {file})")
+        if not file.parent.is_dir():
+            raise CLIError(f"cannot record into {file}: no such directory {file.parent}")
+    elif not file.is_file():
+        raise CLIError(f"no such cassette: {file} (record it with --record)")
+    return file
+
+
+@contextmanager
+def _cassette(file: Path | None, *, record: bool) -> Iterator[None]:
+    """Replay from ``file``, or record into it: into a side file first, so a failed run keeps the old one."""
+    if file is None:
+        with nullcontext():
+            yield
+        return
+    from aiml_agent.testing import cassette
+    from aiml_agent.testing.cassettes import UnplayedInteractionsError
+
+    if not record:
+        try:
+            with cassette(file, mode="none"):
+                yield
+        except UnplayedInteractionsError as error:
+            unplayed = str(error).splitlines()[0]
+            raise CLIError(f"the run did not replay the whole cassette: {unplayed} Re-record with --record.") from error
+        return
+    partial = file.with_name(f".{file.stem}.recording{file.suffix}")
+    try:
+        with cassette(partial, mode="rewrite"):
+            yield
+        os.replace(partial, file)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _explain(error: Exception, cassette_file: Path | None) -> Exception:
+    """One line for what went wrong during the run; errors we have no better words for pass through."""
+    from aiml_agent.errors import AIMLAPIError, StrictSchemaError
+
+    for cause in _chain(error):
+        if type(cause).__name__ == "CannotOverwriteExistingCassetteException":
+            return CLIError(f"{cassette_file}: {_mismatch(cause)}; re-record with --record if the change is wanted")
+    if isinstance(error, StrictSchemaError):
+        return CLIError(f"a tool cannot be sent strict: {error} (drop --strict, or mark the tool strict=False)")
+    if isinstance(error, AIMLAPIError):
+        return CLIError(" ".join(str(error).split()))
+    return error
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _mismatch(error: Any) -> str:
+    """Why vcrpy found no recording for a request, in one line (the first lines of the body diff)."""
+    request = getattr(error, "failed_request", None)
+    what = f"{request.method} {urlsplit(request.uri).path}" if request is not None else "a request"
+    reason = getattr(error, "reason", None)
+    if reason == "already_played":
+        return f"the run made more requests than were recorded ({what} has no recording left)"
+    similar = getattr(error, "similar_requests", None) or []
+    failed = similar[0][2] if similar else []
+    details = []
+    for name, message in failed:
+        changed = [
+            " ".join(line.split())
+            for line in str(message).splitlines()
+            if line[:1] in "-+" and not line.startswith(("---", "+++"))
+        ]
+        details.append(f"{name} differs" + (": " + " / ".join(changed[:2]) if changed else ""))
+    return f"no recording matches {what}" + (f" ({'; '.join(details)})" if details else "")

@@ -1,0 +1,148 @@
+"""How ``aiml-agent run`` shows a run: streamed answer text, one block per tool call, a summary line."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, TextIO
+
+from aiml_agent.cli.common import Style, number_text
+
+_RESULT_PREVIEW = 300
+
+
+class RunPrinter:
+    """A streaming callback for the Agent: writes text as it comes and each tool call once it has run.
+
+    Tool calls are printed from the agent's tool-result chunks (one per call, after the turn's calls ran):
+    name, arguments, result or error, and duration (the call's own when the chunk carries it, else the
+    turn's, since the calls of one turn run at the same time).
+    """
+
+    def __init__(self, out: TextIO, style: Style, *, quiet: bool = False) -> None:
+        self.out = out
+        self.style = style
+        self.quiet = quiet
+        self.at_line_start = True
+        self.text_since_tools = ""
+        self.after_tools = False
+        self.last_model_chunk = time.perf_counter()
+
+    def __call__(self, chunk: Any) -> None:
+        result = getattr(chunk, "tool_call_result", None)
+        if result is not None:
+            self._tool_result(chunk, result)
+            return
+        self.last_model_chunk = time.perf_counter()
+        text = chunk.content or ""
+        if text:
+            if self.after_tools:
+                self._write("\n")
+                self.after_tools = False
+            self.text_since_tools += text
+            self._write(text)
+
+    def finish(self, result: dict[str, Any]) -> None:
+        """After the run: print the final answer if it was not streamed, and end the line."""
+        last = result.get("last_message")
+        text = getattr(last, "text", None) or ""
+        role = getattr(getattr(last, "role", None), "value", None)
+        if text and role == "assistant" and not self.text_since_tools.strip():
+            self._write(text)
+        self._end_line()
+
+    def _tool_result(self, chunk: Any, result: Any) -> None:
+        call = result.origin
+        duration = chunk.meta.get("duration") if isinstance(chunk.meta, dict) else None
+        if not isinstance(duration, (int, float)):
+            duration = time.perf_counter() - self.last_model_chunk
+        arguments = _arguments_text(call)
+        self._end_line()
+        if self.text_since_tools:
+            self._write("\n")
+            self.at_line_start = True
+        self.text_since_tools = ""
+        head = self.style("→ ", "cyan") + self.style(call.tool_name, "bold") + f"({arguments})"
+        self._write(f"{head}  {self.style(_seconds(duration), 'dim')}\n")
+        text = _preview(str(result.result))
+        if result.error:
+            self._write(self.style(f"  ✗ {text}", "red") + "\n")
+        else:
+            self._write(self.style("  ← ", "green") + text + "\n")
+        self.at_line_start = True
+        self.after_tools = True
+
+    def _write(self, text: str) -> None:
+        if self.quiet or not text:
+            return
+        self.out.write(text)
+        self.out.flush()
+        self.at_line_start = text.endswith("\n")
+
+    def _end_line(self) -> None:
+        if not self.at_line_start:
+            self._write("\n")
+
+
+def _arguments_text(call: Any) -> str:
+    extra = getattr(call, "extra", None) or {}
+    if "raw_arguments" in extra:
+        return f"<not valid JSON: {extra['raw_arguments']!r}>"
+    return json.dumps(call.arguments, ensure_ascii=False, default=str)
+
+
+def _preview(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _RESULT_PREVIEW else flat[: _RESULT_PREVIEW - 1] + "…"
+
+
+def _seconds(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def summary_line(result: dict[str, Any], elapsed: float) -> str:
+    """``2 steps · 57 tokens (45 prompt + 12 completion) · cost 42 credits, $0.000021 · 0.84 s``."""
+    steps = len(result.get("steps") or [])
+    usage = result.get("usage") or {}
+    parts = [f"{steps} step{'s' if steps != 1 else ''}"]
+    if usage.get("total_tokens") or usage.get("prompt_tokens") or usage.get("completion_tokens"):
+        total = usage.get("total_tokens") or usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+        parts.append(
+            f"{total} tokens ({usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} completion)"
+        )
+    cost = usage.get("cost")
+    if isinstance(cost, dict) and cost:
+        shown = []
+        if cost.get("credits_used") is not None:
+            shown.append(f"{number_text(cost['credits_used'])} credits")
+        if cost.get("usd_spent") is not None:
+            shown.append(f"${number_text(cost['usd_spent'])}")
+        parts.append("cost " + ", ".join(shown))
+    parts.append(_seconds(elapsed))
+    reason = result.get("exit_reason")
+    if reason and reason != "text":
+        parts.append(f"stopped: {reason}")
+    return " · ".join(parts)
+
+
+def result_json(result: dict[str, Any], elapsed: float) -> dict[str, Any]:
+    """The run result as JSON-ready data: answer, exit reason, usage, steps, messages, seconds."""
+    last = result.get("last_message")
+    data: dict[str, Any] = {
+        "answer": getattr(last, "text", None),
+        "exit_reason": result.get("exit_reason"),
+        "usage": result.get("usage"),
+        "duration": round(elapsed, 4),
+        "steps": [_to_dict(step) for step in result.get("steps") or []],
+        "messages": [_to_dict(message) for message in result.get("messages") or []],
+    }
+    if "output" in result:
+        data["output"] = _to_dict(result["output"])
+    return data
+
+
+def _to_dict(value: Any) -> Any:
+    for method in ("to_dict", "model_dump"):
+        if callable(getattr(value, method, None)):
+            return getattr(value, method)()
+    return value

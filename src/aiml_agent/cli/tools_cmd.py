@@ -1,0 +1,105 @@
+"""``aiml-agent tools TARGET``: show each tool as the model will see it, and warn about missing docs."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+from typing import Any
+
+from aiml_agent.cli.common import CLIError, Style, indent
+from aiml_agent.cli.schema_text import has_description, parameter_lines
+from aiml_agent.cli.target import LoadedTools, load_tools
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Print the tools of ``args.target``; 1 when a tool cannot be built (or be strict), or warnings with --check."""
+    loaded = load_tools(args.target)
+    definitions, errors = _definitions(loaded, strict=args.strict)
+    warnings = _warnings(loaded)
+    out, err = sys.stdout, sys.stderr
+    style = Style(out)
+
+    if args.json:
+        sent = [definition for definition in definitions.values() if definition is not None]
+        out.write(json.dumps(sent, indent=2, ensure_ascii=False) + "\n")
+    else:
+        for number, tool in enumerate(loaded.tools):
+            if number:
+                out.write("\n")
+            out.write(_describe(tool, definitions.get(tool.name), errors.get(tool.name), style))
+        if loaded.tools:
+            out.write("\n")
+        count = len(loaded.tools)
+        out.write(style(f"{count} tool{'s' if count != 1 else ''} from {loaded.target}", "dim") + "\n")
+    out.flush()
+
+    label = "error" if args.check else "warning"
+    for line in warnings:
+        err.write(f"{label}: {line}\n")
+    for line in loaded.failures:
+        err.write(f"error: {line}\n")
+    for name, message in errors.items():
+        err.write(f"error: {name}: {message}\n")
+    if warnings and args.check:
+        err.write(f"aiml-agent: {len(warnings)} warning(s) treated as errors (--check)\n")
+    return 1 if loaded.failures or errors or (warnings and args.check) else 0
+
+
+def _definitions(loaded: LoadedTools, *, strict: bool) -> tuple[dict[str, dict[str, Any] | None], dict[str, str]]:
+    """The exact request JSON per tool, and for each tool that cannot be sent, why (e.g. not strict-able)."""
+    from aiml_agent.errors import StrictSchemaError
+    from aiml_agent.strict import tool_definitions
+
+    try:
+        sent = tool_definitions(loaded.tools, strict)
+        return {tool.name: definition for tool, definition in zip(loaded.tools, sent)}, {}
+    except StrictSchemaError:
+        pass  # find out which tools: build them one by one
+    except ValueError as error:  # too many tools, duplicate names: the request as a whole is wrong
+        raise CLIError(f"{loaded.target}: {error}") from error
+    definitions: dict[str, dict[str, Any] | None] = {}
+    errors: dict[str, str] = {}
+    for tool in loaded.tools:
+        try:
+            definitions[tool.name] = tool_definitions([tool], strict)[0]
+        except StrictSchemaError as error:
+            definitions[tool.name] = None
+            errors[tool.name] = f"cannot be strict: {error}"
+    return definitions, errors
+
+
+def _describe(tool: Any, definition: dict[str, Any] | None, error: str | None, style: Style) -> str:
+    function = (definition or {}).get("function", {})
+    is_strict = bool(function.get("strict"))
+    title = style(tool.name, "bold") + ("  " + style("[strict]", "cyan") if is_strict else "")
+    lines = [title]
+    description = (tool.description or "").strip()
+    lines.append(indent(description, "  ") if description else "  " + style("(no description)", "yellow"))
+    if error is not None:
+        lines.append("  " + style(error, "red"))
+        schema = tool.parameters
+    else:
+        schema = function.get("parameters", tool.parameters)
+    params = parameter_lines(schema or {}, indent="    ")
+    lines.append("  parameters:" if params else "  parameters: none")
+    lines.extend(params)
+    return "\n".join(lines) + "\n"
+
+
+def _warnings(loaded: LoadedTools) -> list[str]:
+    """Missing docstrings and parameter descriptions: the model sees nothing there."""
+    found: list[str] = []
+    for tool in loaded.tools:
+        function = loaded.functions.get(tool.name)
+        if function is not None and not inspect.getdoc(function):
+            found.append(f"{tool.name}: function has no docstring (the model gets no description of it)")
+        elif not (tool.description or "").strip():
+            found.append(f"{tool.name}: tool has no description")
+        schema = tool.parameters or {}
+        defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+        for name, prop in (schema.get("properties") or {}).items():
+            if not has_description(prop, defs):
+                found.append(f"{tool.name}: parameter '{name}' has no description")
+    return found

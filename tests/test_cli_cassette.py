@@ -1,0 +1,146 @@
+"""``aiml-agent cassette show``: real recorded OpenAI traffic and our own readable layout as transcripts."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from test_cli import assert_one_line_error, run_cli
+
+from aiml_agent.cli import main
+
+REAL = Path(__file__).parents[2] / "shared" / "real-cassettes"
+REAL_FILES = sorted(REAL.glob("*.yaml"))
+
+
+def show(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    """Run ``cassette show`` in-process (the console script is covered once below) and return stdout."""
+    assert main(["cassette", "show", str(path), *extra]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    return captured.out
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=[path.stem for path in REAL_FILES])
+def test_every_real_cassette_becomes_a_transcript(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    interactions = yaml.safe_load(path.read_text())["interactions"]
+
+    out = show(path, capsys)
+
+    assert out.count("── request ") == out.count("── reply ") == len(interactions)
+    assert "(not valid JSON)" not in out and "<not valid JSON" not in out  # every stream reassembled whole
+    assert f"total: {len(interactions)} request" in out
+
+
+def test_real_cassettes_in_detail(capsys: pytest.CaptureFixture[str]) -> None:
+    retry = show(REAL / "test_dbos_agent_with_model_retry.yaml", capsys)
+    assert "  user: What is the weather in CDMX?" in retry
+    assert "  tools (1): get_weather_in_city [strict]" in retry
+    assert "  tool [call_fFAB8MNL3tUdfNIIdsIJTo0H]: Did you mean Mexico City?" in retry
+    assert '  assistant → get_weather_in_city({"city": "Mexico City"})  [call_hLYHO5lK5lmiukTZv6VQzz3x]' in retry
+    assert "  assistant: The weather in Mexico City is currently sunny." in retry
+    assert "  tokens: 47 prompt + 17 completion = 64" in retry
+    assert "… 3 earlier messages, as in the request before" in retry  # later requests show only what is new
+    assert "total: 3 requests, tokens: 250 prompt + 44 completion = 294" in retry
+
+    parallel = show(REAL / "test_open_ai_function_calls_tools_streaming_parallel.yaml", capsys)
+    assert "(model gpt-3.5-turbo, streamed)" in parallel
+    assert (
+        '  assistant → get_current_weather({"location": "San Francisco"})  [call_cCPjAyfwTzboEKjVlqFrArNF]' in parallel
+    )
+    assert '  assistant → get_current_weather({"location": "Boston"})  [call_Zi4He1Ns0mozwT6f85nW1BOW]' in parallel
+    assert "(the same 1 message as the request before)" in parallel
+
+    streamed = show(REAL / "test_run_stream_sync_streams_real_model.yaml", capsys)
+    assert "  assistant: The capital of the UK is London." in streamed
+    assert "  tokens: 78 prompt + 9 completion = 87" in streamed  # from the include_usage chunk
+
+    complex_run = show(REAL / "test_complex_agent_run.yaml", capsys)
+    assert "  tools (19): get_weather [strict], get_country," in complex_run
+    assert "  tools: the same 19 as request 1" in complex_run
+    assert '"label": "Product Name", "answer": "The product name is Pydantic AI."' in complex_run
+
+    full = show(REAL / "test_dbos_agent_with_model_retry.yaml", capsys, "--full")
+    assert full.count("  user: What is the weather in CDMX?") == 3
+
+
+def test_our_readable_layout_errors_and_python_tags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ours.yaml"
+    path.write_text(
+        textwrap.dedent("""\
+        version: 1
+        interactions:
+        - request:
+            method: POST
+            uri: https://api.aimlapi.com/v1/chat/completions
+            body:
+              json:
+                model: openai/gpt-5-chat-latest
+                stream: true
+                messages:
+                - {role: system, content: Be brief.}
+                - role: user
+                  content:
+                  - {type: text, text: "Look at this:"}
+                  - {type: image_url, image_url: {url: "https://example.com/a.png"}}
+                tools:
+                - {type: function, function: {name: describe, strict: true, parameters: {type: object}}}
+          response:
+            status: {code: 200, message: OK}
+            headers: {content-type: [text/event-stream]}
+            body:
+              string: |+
+                data: {"choices":[{"index":0,"delta":{"role":"assistant","content":"A "}}],"model":"m-1"}
+
+                data: {"choices":[{"index":0,"delta":{"content":"cat."}}]}
+
+                data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}
+
+                data: {"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":2,"total_tokens":14},"meta":{"usage":{"credits_used":7,"usd_spent":0.0000035}}}
+
+                data: [DONE]
+
+        - request:
+            method: POST
+            uri: https://api.aimlapi.com/v1/chat/completions
+            body: !!python/unicode '{"model": "m", "messages": [{"role": "user", "content": "again"}]}'
+          response:
+            status: {code: 429, message: Too Many Requests}
+            body:
+              json: {message: Too many requests, path: /v1/chat/completions, requestId: r-9, statusCode: 429}
+    """)
+    )
+
+    out = show(path, capsys)
+
+    assert "  tools (1): describe [strict]" in out
+    assert "  system: Be brief." in out
+    assert "  user: Look at this:\n      [image_url]" in out
+    assert "── reply 1  (HTTP 200, m-1, finish stop)\n  assistant: A cat." in out
+    assert "  tokens: 12 prompt + 2 completion = 14" in out
+    assert "  cost: credits_used 7, usd_spent 0.0000035" in out
+    assert "── reply 2  (HTTP 429)\n  error: Too many requests" in out
+    assert "total: 2 requests, tokens: 12 prompt + 2 completion = 14, cost credits_used 7" in out
+
+
+def test_malformed_cassettes_are_one_line_errors(tmp_path: Path) -> None:
+    (tmp_path / "no_request.yaml").write_text("interactions:\n- response: {status: {code: 200}}\n")
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00garbage")
+    (tmp_path / "tagged.yaml").write_text("interactions: !!python/object/apply:os.system ['echo hacked']\n")
+
+    assert_one_line_error(run_cli("cassette", "show", "no_request.yaml", cwd=tmp_path), "interaction 1 has no request")
+    assert_one_line_error(run_cli("cassette", "show", "binary.yaml", cwd=tmp_path), "binary.yaml is not a text file")
+    tagged = run_cli("cassette", "show", "tagged.yaml", cwd=tmp_path)
+    assert_one_line_error(tagged, "tagged.yaml is not valid YAML (line 1): refusing the YAML tag")
+    assert "hacked" not in tagged.stdout  # nothing in a cassette is ever executed
+
+
+def test_the_console_script_shows_a_real_cassette() -> None:
+    result = run_cli("cassette", "show", str(REAL / "test_tool_choice_matrix[auto-openai].yaml"))
+
+    assert result.returncode == 0, result.stderr
+    assert '  assistant → get_weather({"city": "Paris"})  [call_aDdJTteHrpMdhdkEkyxjxEHH]' in result.stdout
+    assert "  tool [call_aDdJTteHrpMdhdkEkyxjxEHH]: Sunny, 22C in Paris" in result.stdout
+    assert "\x1b[" not in result.stdout
