@@ -1,46 +1,34 @@
-"""Quick start: ask AIMLAPI a question and print the answer.
+"""Quick start: ask AIMLAPI a question, print the answer, its token usage and what it cost.
 
-With ``AIMLAPI_API_KEY`` set, this asks the real API. Without it, it runs offline: a local
-`ScriptedServer` plays the model with a canned answer, so the example always runs (CI runs it).
-
-    python examples/quickstart.py
+    python examples/quickstart.py            # no key: replays cassettes/examples/quickstart.yaml, offline
+    AIMLAPI_API_KEY=... python examples/quickstart.py            # live
+    AIMLAPI_API_KEY=... python examples/quickstart.py --record   # live, re-recording the cassette
 """
 
 from __future__ import annotations
 
-import os
-from contextlib import ExitStack
-
+# the examples' replay / live / --record switch (examples/_support.py)
+from _support import example_session
 from haystack.dataclasses import ChatMessage
-from haystack.utils import Secret
 
 from aiml_agent import AIMLAPIChatGenerator
-from aiml_agent.testing import Reply, ScriptedServer
 
 QUESTION = "What's Natural Language Processing? Answer in one sentence."
-CANNED_ANSWER = (
-    "Natural Language Processing (NLP) is the branch of artificial intelligence that lets computers "
-    "understand, interpret and generate human language."
-)
-CANNED_COST = {"credits_used": 63, "usd_spent": 0.0000315}  # AIMLAPI reports cost like this, in `meta.usage`
 
 
 def main() -> None:
-    """Ask the question (of the real API, or of a local scripted model) and print the answer and its usage."""
-    with ExitStack() as stack:
-        if os.environ.get("AIMLAPI_API_KEY"):
-            generator = AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest")
-        else:
-            print("AIMLAPI_API_KEY is not set: answering from a local scripted model (offline).\n")
-            server = stack.enter_context(ScriptedServer([Reply(text=CANNED_ANSWER, cost=CANNED_COST)]))
-            generator = AIMLAPIChatGenerator(
-                api_key=Secret.from_token("offline-demo-key"), api_base_url=server.base_url
-            )
-
+    with example_session("quickstart") as api_base_url:
+        generator = AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest", api_base_url=api_base_url)
         reply = generator.run([ChatMessage.from_user(QUESTION)])["replies"][0]
-        print(f"Q: {QUESTION}\nA: {reply.text}\n")
-        print(f"model: {reply.meta['model']}, usage: {reply.meta['usage']['total_tokens']} tokens", end="")
-        print(f", cost: {reply.meta['cost']}" if "cost" in reply.meta else "")
+
+    print(f"Q: {QUESTION}")
+    print(f"A: {reply.text}\n")
+    usage = reply.meta["usage"]
+    print(f"model: {reply.meta['model']}")
+    print(f"usage: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion "
+          f"= {usage['total_tokens']} tokens")
+    cost = reply.meta.get("cost")  # AIMLAPI reports credits and dollars when it can
+    print(f"cost: {cost['credits_used']} credits, ${cost['usd_spent']:.7f}" if cost else "cost: not reported")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,144 @@
+"""Every example runs offline from its committed cassette, as a user runs it: a subprocess with no API key.
+
+The runs start together (module fixture) so the suite waits for the slowest one, not for their sum.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+REPLAY_LINE = "[replay: no AIMLAPI_API_KEY set, so the model's answers come from cassettes/examples/"
+TIMEOUT = 180
+
+# Lines each example must print, in this order (the cassettes hold ScriptedServer's scripted answers).
+EXPECTED = {
+    "quickstart": [
+        "A: Natural Language Processing (NLP) is the branch of artificial intelligence",
+        "usage: 8 prompt + 19 completion = 27 tokens",
+        "cost: 63 credits, $0.0000315",
+    ],
+    "weather_agent": [
+        'tool get_weather({"city": "Paris", "unit": "celsius"}) -> {"city": "Paris", "temperature": 18.0',
+        "Assistant: It's 18 °C and partly cloudy in Paris",
+        "2 model calls, 80 tokens, 63 credits, exit reason: text",
+    ],
+    "toolset_from_class": [
+        "tools: add, complete, list_items",
+        'step 2: list_items({}) -> [{"id": 1, "title": "Buy milk", "due": null, "done": true}',
+        "[x] 1. Buy milk",
+        "[ ] 2. Book the dentist (due Friday)",
+    ],
+    "strict_tools": [
+        '  express: {"type": ["boolean", "null"]',
+        "required: ['customer', 'items', 'ship_to', 'gift_note', 'express'], additionalProperties: False",
+        "place_order called with: gift_note=None, express=False,",
+        "null for gift_note, express: the function got its Python default instead",
+        "Assistant: Order ORD-0001 is placed",
+    ],
+    "streaming": [
+        "[calling get_time ...]",
+        "[get_time({\"city\": \"Tokyo\"}) returned '21:30']",
+        "It's 21:30 in Tokyo, so most shops are closing.",
+        "(2 model calls, 61 tokens)",
+    ],
+    "parallel_async": [
+        "then 3 tool calls in",
+        'fetch_hotels({"city": "Lisbon", "nights": 3}) took',
+        "-> the tool calls ran concurrently",
+        "Assistant: Lisbon looks good",
+    ],
+}
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("AIMLAPI_API_KEY", "OPENAI_API_KEY")}
+    env["HAYSTACK_TELEMETRY_ENABLED"] = "False"
+    return env
+
+
+def _start(args: list[str], cwd: Path = ROOT, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(args, cwd=cwd, env={**_env(), **env}, text=True, encoding="utf-8",
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subprocess.Popen[str]]]:
+    """All example runs, started at once: each script, the example test file under pytest, and an edited script."""
+    edited = tmp_path_factory.mktemp("edited") / "quickstart.py"
+    source = (EXAMPLES / "quickstart.py").read_text(encoding="utf-8")
+    assert "Answer in one sentence." in source
+    edited.write_text(source.replace("Answer in one sentence.", "Answer in two sentences."), encoding="utf-8")
+    started = {name: _start([sys.executable, str(EXAMPLES / f"{name}.py")]) for name in EXPECTED}
+    started["pytest"] = _start([sys.executable, "-m", "pytest", "examples/test_replayable_agent.py", "-q",
+                                "-p", "no:cacheprovider", "--record-mode=none"])
+    started["edited"] = _start([sys.executable, str(edited)], PYTHONPATH=str(EXAMPLES))
+    yield started
+    for process in started.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    return process.returncode, stdout, stderr
+
+
+def _assert_in_order(text: str, expected: list[str]) -> None:
+    position = 0
+    for line in expected:
+        found = text.find(line, position)
+        assert found >= 0, f"{line!r} missing (or out of order) in:\n{text}"
+        position = found + len(line)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_example_replays_offline(runs: dict[str, subprocess.Popen[str]], name: str) -> None:
+    code, stdout, stderr = _finish(runs[name])
+    assert code == 0, f"examples/{name}.py failed:\n{stdout}\n{stderr}"
+    assert f"{REPLAY_LINE}{name}.yaml" in stdout
+    _assert_in_order(stdout, EXPECTED[name])
+
+
+def test_example_test_file_passes_by_replay(runs: dict[str, subprocess.Popen[str]]) -> None:
+    code, stdout, stderr = _finish(runs["pytest"])
+    assert code == 0, f"{stdout}\n{stderr}"
+    assert "2 passed" in stdout
+    cassettes = ROOT / "cassettes" / "examples" / "test_replayable_agent"
+    assert sorted(p.name for p in cassettes.iterdir()) == [
+        "test_agent_looks_up_the_order.yaml", "test_agent_looks_up_the_order_async.yaml"]
+
+
+def test_edited_prompt_fails_the_replay_with_a_diff(runs: dict[str, subprocess.Popen[str]]) -> None:
+    code, stdout, stderr = _finish(runs["edited"])
+    assert code != 0
+    assert "no longer matches the recording in cassettes/examples/quickstart.yaml" in stderr
+    assert """-      "content": "What's Natural Language Processing? Answer in one sentence.",""" in stderr
+    assert """+      "content": "What's Natural Language Processing? Answer in two sentences.",""" in stderr
+    assert "Natural Language Processing (NLP) is" not in stdout  # no stale answer was printed
+
+
+def test_record_offline_writes_a_cassette_without_secrets(tmp_path: Path) -> None:
+    """``--record`` without a key records against ScriptedServer (how the committed cassettes were made)."""
+    copy = tmp_path / "examples"
+    copy.mkdir()
+    for name in ("_support.py", "_recording.py", "quickstart.py"):
+        shutil.copy(EXAMPLES / name, copy / name)
+    recorded = subprocess.run([sys.executable, "examples/quickstart.py", "--record"], cwd=tmp_path, env=_env(),
+                              capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert recorded.returncode == 0, recorded.stderr
+    assert "[recording cassettes/examples/quickstart.yaml against a local ScriptedServer" in recorded.stdout
+    text = (tmp_path / "cassettes" / "examples" / "quickstart.yaml").read_text(encoding="utf-8")
+    assert "Answer in one sentence." in text and "the branch of artificial intelligence" in text
+    assert "cost: 63 credits" in recorded.stdout
+    for secret in ("offline-recording-key", "authorization", "bearer", "api-key"):
+        assert secret not in text.lower()
