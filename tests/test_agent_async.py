@@ -136,6 +136,20 @@ def test_structured_output_retries_once_after_an_invalid_answer() -> None:
     assert [m.role.value for m in result["messages"]] == ["user", "assistant", "user", "assistant"]
 
 
+class Booking(BaseModel):
+    guests: int = 2
+    nights: int
+
+
+def test_structured_output_null_for_an_optional_field_means_its_default() -> None:
+    """Strict mode makes ``guests`` required-but-nullable; the model's null must give the default, not fail."""
+    with ScriptedServer(['{"guests": null, "nights": 3}']) as server:
+        result = Agent(generator_for(server), output_type=Booking).run("Book it")
+    assert result["output"] == Booking(guests=2, nights=3)
+    schema = server.requests[0].body["response_format"]["json_schema"]["schema"]
+    assert "default" not in schema["properties"]["guests"] and sorted(schema["required"]) == ["guests", "nights"]
+
+
 async def test_structured_output_with_strict_tools_under_run_async() -> None:
     script = [Reply(tool_calls=[ToolCallReply("shout", {"text": "paris"})]), '{"city": "PARIS", "temperature": 3}']
     with ScriptedServer(script) as server:

@@ -20,11 +20,12 @@ from haystack.utils import Secret
 
 from aiml_agent.agent import Agent
 from aiml_agent.generator import AIMLAPIChatGenerator
+from conftest import REAL_CASSETTES
 
-CASSETTES = Path(__file__).parents[2] / "shared" / "real-cassettes"
+CASSETTES = REAL_CASSETTES
 REPLAY = vcr.VCR(record_mode="none", match_on=["method", "path"])
 
-pytestmark = pytest.mark.skipif(not CASSETTES.is_dir(), reason="../shared/real-cassettes is not beside the checkout")
+pytestmark = pytest.mark.real_cassettes
 
 
 def openai_generator(model: str) -> AIMLAPIChatGenerator:

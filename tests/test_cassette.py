@@ -18,6 +18,8 @@ from vcr.request import Request
 from vcr.serialize import deserialize, serialize
 from vcr.serializers import yamlserializer
 
+from conftest import REAL_CASSETTES
+
 from aiml_agent.testing import Reply, ScriptedServer, cassette
 from aiml_agent.testing.cassettes import (
     PLACEHOLDER_KEY,
@@ -28,7 +30,6 @@ from aiml_agent.testing.cassettes import (
 )
 
 FAKE_KEY = "sk-fake-SECRET-0123456789"
-REAL_CASSETTES = Path(__file__).parents[2] / "shared" / "real-cassettes"
 
 
 def ask(base_url: str, prompt: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import REAL_CASSETTES
 
 WEATHER_TOOLS = '''
 """Tools for the CLI tests."""
@@ -116,6 +117,7 @@ def weather_file(tmp_path: Path) -> Path:
 # ------------------------------------------------------------------------------------------------ help
 
 
+@pytest.mark.real_cassettes
 def test_help_and_cassette_show_do_not_import_haystack() -> None:
     code = textwrap.dedent("""
         import sys
@@ -126,7 +128,7 @@ def test_help_and_cassette_show_do_not_import_haystack() -> None:
             assert exit.code == 0
         print("heavy:", sorted(m for m in ("haystack", "openai", "pydantic", "vcr") if m in sys.modules))
     """)
-    cassette = Path(__file__).parents[2] / "shared" / "real-cassettes" / "test_openai_tool_output.yaml"
+    cassette = REAL_CASSETTES / "test_openai_tool_output.yaml"
     reading = code.replace('main(["--help"])', f"main(['cassette', 'show', {str(cassette)!r}])")
     for snippet in (code, reading):
         result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, check=True)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REAL_CASSETTES
 from test_cli import assert_one_line_error, run_cli
 
 from aiml_agent.cli import main
 
-REAL = Path(__file__).parents[2] / "shared" / "real-cassettes"
+REAL = REAL_CASSETTES
 REAL_FILES = sorted(REAL.glob("*.yaml"))
 
 
@@ -34,6 +35,7 @@ def test_every_real_cassette_becomes_a_transcript(path: Path, capsys: pytest.Cap
     assert f"total: {len(interactions)} request" in out
 
 
+@pytest.mark.real_cassettes
 def test_real_cassettes_in_detail(capsys: pytest.CaptureFixture[str]) -> None:
     retry = show(REAL / "test_dbos_agent_with_model_retry.yaml", capsys)
     assert "  user: What is the weather in CDMX?" in retry
@@ -137,6 +139,7 @@ def test_malformed_cassettes_are_one_line_errors(tmp_path: Path) -> None:
     assert "hacked" not in tagged.stdout  # nothing in a cassette is ever executed
 
 
+@pytest.mark.real_cassettes
 def test_the_console_script_shows_a_real_cassette() -> None:
     result = run_cli("cassette", "show", str(REAL / "test_tool_choice_matrix[auto-openai].yaml"))
 

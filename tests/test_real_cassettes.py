@@ -20,12 +20,13 @@ from haystack.tools import Tool
 from haystack.utils import Secret
 
 from aiml_agent.generator import AIMLAPIChatGenerator
+from conftest import REAL_CASSETTES
 
-CASSETTES = Path(__file__).parents[2] / "shared" / "real-cassettes"
+CASSETTES = REAL_CASSETTES
 NAMES = sorted(p.name for p in CASSETTES.glob("*.yaml"))
 REPLAY = vcr.VCR(record_mode="none", match_on=["method", "scheme", "host", "port", "path"])
 
-pytestmark = pytest.mark.skipif(not NAMES, reason=f"no real cassettes in {CASSETTES}")
+pytestmark = pytest.mark.real_cassettes
 
 
 def _noop(**_: Any) -> str:

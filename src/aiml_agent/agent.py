@@ -30,8 +30,10 @@ from haystack.utils.deserialization import deserialize_component_inplace
 from haystack.utils.type_serialization import deserialize_type, serialize_type
 from pydantic import BaseModel, ValidationError
 
+from aiml_agent.arguments import drop_optional_nulls
 from aiml_agent.errors import OutputValidationError
 from aiml_agent.run_result import RunState, Step, ToolCallRecord, add_usage
+from aiml_agent.strict import response_format_for
 from aiml_agent.tool_runner import ToolRunner, tool_result_chunks
 
 DEFAULT_MAX_STEPS = 20
@@ -105,7 +107,8 @@ class Agent:
         self.output_retries = output_retries
         if tools is not None:
             self._check_exit_conditions(flatten_tools_or_toolsets(tools))
-        self._response_format = _response_format(output_type) if output_type is not None else None
+        self._response_format = response_format_for(output_type) if output_type is not None else None
+        self._output_schema = output_type.model_json_schema() if output_type is not None else None
 
     def _check_exit_conditions(self, tools: list[Tool]) -> None:
         names = {tool.name for tool in tools}
@@ -271,7 +274,7 @@ class Agent:
         """Validate the final answer into ``output``; send the errors back for another try, a bounded number."""
         assert self.output_type is not None
         try:
-            run.output = self.output_type.model_validate_json(reply.text or "")
+            run.output = self._validated_output(reply.text or "")
             run.exit_reason = "text"
             return
         except ValidationError as exc:
@@ -288,6 +291,16 @@ class Agent:
                 "Answer again with only a JSON object that matches the schema."
             )
         )
+
+    def _validated_output(self, text: str) -> BaseModel:
+        """The answer as ``output_type``; ``null`` for an optional field (strict mode sends one) means its default."""
+        assert self.output_type is not None and self._output_schema is not None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return self.output_type.model_validate_json(text)  # raises pydantic's own "invalid JSON" error
+        schema = self._output_schema
+        return self.output_type.model_validate(drop_optional_nulls(data, schema, schema.get("$defs", {})))
 
     def _take_tool_records(self, run: RunState, records: list[ToolCallRecord], duration: float) -> None:
         step = run.steps[-1]
@@ -343,14 +356,6 @@ class Agent:
         if params.get("output_type"):
             params["output_type"] = deserialize_type(params["output_type"])
         return default_from_dict(cls, data)
-
-
-def _response_format(output_type: type[BaseModel]) -> dict[str, Any]:
-    """The strict ``json_schema`` response format asking for ``output_type``."""
-    from aiml_agent.strict import to_strict_schema
-
-    schema = to_strict_schema(output_type.model_json_schema())
-    return {"type": "json_schema", "json_schema": {"name": output_type.__name__, "schema": schema, "strict": True}}
 
 
 def _describe_validation_error(exc: ValidationError) -> str:

@@ -26,7 +26,7 @@ def validate_arguments(
     defs = arguments_model.schema.get("$defs")
     if defs:  # nested objects exist only where the schema has definitions
         properties = arguments_model.schema["properties"]
-        given = {k: _drop_optional_nulls(v, properties[k], defs) if k in properties else v for k, v in given.items()}
+        given = {k: drop_optional_nulls(v, properties[k], defs) if k in properties else v for k, v in given.items()}
     unknown = [name for name in given if name not in arguments_model.names]
     errors: list[dict[str, Any]] = []
     values: dict[str, Any] = {}
@@ -51,8 +51,11 @@ def validate_arguments(
     return values, errors
 
 
-def _drop_optional_nulls(value: Any, schema: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> Any:
-    """A copy of ``value`` without ``null`` for object properties the (non-strict) schema does not require."""
+def drop_optional_nulls(value: Any, schema: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> Any:
+    """A copy of ``value`` without ``null`` for object properties the (non-strict) schema does not require.
+
+    Strict mode makes such properties nullable; dropping the ``null`` lets validation fill in the default.
+    """
     if depth > 32 or not isinstance(value, (dict, list)):
         return value
     ref = schema.get("$ref")
@@ -60,16 +63,16 @@ def _drop_optional_nulls(value: Any, schema: dict[str, Any], defs: dict[str, Any
         schema = defs.get(ref[len("#/$defs/") :], {})
     branches = [b for b in schema.get("anyOf", []) if isinstance(b, dict) and b.get("type") != "null"]
     if len(branches) == 1:  # Optional[X]: look inside X
-        return _drop_optional_nulls(value, branches[0], defs, depth + 1)
+        return drop_optional_nulls(value, branches[0], defs, depth + 1)
     if isinstance(value, list):
         items = schema.get("items")
-        return [_drop_optional_nulls(v, items, defs, depth + 1) for v in value] if isinstance(items, dict) else value
+        return [drop_optional_nulls(v, items, defs, depth + 1) for v in value] if isinstance(items, dict) else value
     properties = schema.get("properties")
     if not isinstance(properties, dict):
         return value
     required = set(schema.get("required", ()))
     return {
-        key: _drop_optional_nulls(item, properties[key], defs, depth + 1) if key in properties else item
+        key: drop_optional_nulls(item, properties[key], defs, depth + 1) if key in properties else item
         for key, item in value.items()
         if not (item is None and key in properties and key not in required)
     }

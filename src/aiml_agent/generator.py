@@ -33,7 +33,6 @@ from haystack.dataclasses import (
 )
 from haystack.tools import ToolsType, flatten_tools_or_toolsets, serialize_tools_or_toolset
 from haystack.utils import Secret, serialize_callable
-from openai.lib._pydantic import to_strict_json_schema
 from openai.resources.chat.completions import Completions
 from pydantic import BaseModel
 
@@ -351,16 +350,11 @@ def _discard_chunk(_: StreamingChunk) -> None:
 
 
 def _response_format_param(response_format: Any) -> Any:
-    """A pydantic model class becomes OpenAI's `json_schema` response format (JSON-serializable); others pass."""
+    """A pydantic model class becomes OpenAI's strict `json_schema` response format (JSON-serializable)."""
     if isinstance(response_format, type) and issubclass(response_format, BaseModel):
-        return {
-            "type": "json_schema",
-            "json_schema": {
-                "name": response_format.__name__,
-                "strict": True,
-                "schema": to_strict_json_schema(response_format),
-            },
-        }
+        from aiml_agent.strict import response_format_for
+
+        return response_format_for(response_format)
     return response_format
 
 

@@ -16,6 +16,7 @@ from aiml_agent.errors import StrictSchemaError
 
 if TYPE_CHECKING:  # only for annotations: converting a schema needs no Haystack import
     from haystack.tools import Tool
+    from pydantic import BaseModel
 
 #: AIMLAPI accepts at most this many tools in one request.
 MAX_TOOLS = 128
@@ -92,6 +93,16 @@ def to_strict_schema(schema: dict[str, Any], *, tool_name: str | None = None) ->
         ``allOf`` branches, unresolvable ``$ref``, or a schema over OpenAI's limits.
     """
     return _Converter(_copy(schema), tool_name).run()  # work on a copy: the result shares nothing
+
+
+def response_format_for(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAI's strict ``json_schema`` response format asking for an answer shaped like ``model``.
+
+    Optional fields come back as ``null``; :func:`aiml_agent.arguments.drop_optional_nulls` maps them back
+    to their defaults before validation.
+    """
+    schema = to_strict_schema(model.model_json_schema(), tool_name=model.__name__)
+    return {"type": "json_schema", "json_schema": {"name": model.__name__, "strict": True, "schema": schema}}
 
 
 class _Converter:
