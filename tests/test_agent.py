@@ -116,7 +116,8 @@ def test_runaway_model_stops_at_max_steps_without_raising() -> None:
     with ScriptedServer(always_call) as server:
         result = Agent(generator_for(server), [weather_tool()], max_steps=3).run("loop")
         assert len(server.requests) == 3
-        assert Agent(generator_for(server), [weather_tool()]).run("loop", max_steps=2)["exit_reason"] == "max_steps"
+        overridden = Agent(generator_for(server), [weather_tool()]).run("loop", max_steps=2)
+        assert (overridden["exit_reason"], len(overridden["steps"]), len(server.requests)) == ("max_steps", 2, 5)
     assert result["exit_reason"] == "max_steps"
     assert len(result["steps"]) == 3
     assert result["usage"]["requests"] == 3
@@ -146,6 +147,23 @@ def test_exit_condition_tool_stops_after_it_ran_without_error() -> None:
 def test_unknown_exit_condition_is_rejected_at_init() -> None:
     with pytest.raises(ValueError, match="nope"):
         Agent(AIMLAPIChatGenerator(api_key=Secret.from_token("k")), [weather_tool()], exit_conditions=["nope"])
+    bare = Agent(AIMLAPIChatGenerator(api_key=Secret.from_token("k")), [weather_tool()], exit_conditions="get_weather")
+    assert bare.exit_conditions == ["get_weather"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "error", "match"),
+    [
+        (ChatMessage.from_user("Hi"), TypeError, "list of ChatMessage, got ChatMessage"),
+        ([{"role": "user", "content": "Hi"}], TypeError, r"messages\[0\] is a dict"),
+        ([], ValueError, "no messages"),
+    ],
+)
+def test_bad_messages_are_named_before_any_request(messages: Any, error: type, match: str) -> None:
+    with ScriptedServer(["never sent"]) as server:
+        with pytest.raises(error, match=match):
+            Agent(generator_for(server)).run(messages)
+        assert server.requests == []
 
 
 @pytest.mark.parametrize(
@@ -223,6 +241,31 @@ def test_tools_receive_run_context_with_deps() -> None:
     assert [m.role.value for m in seen[0].messages] == ["user", "assistant"]
     assert result["messages"][2].tool_call_result.result == "ann in Paris"
     assert current_run_context.get() is None
+
+
+def test_run_context_of_a_later_step_sees_the_messages_so_far() -> None:
+    seen: list[RunContext[Any]] = []
+
+    def look(ctx: RunContext[Any], city: str) -> str:
+        """Remember the context.
+
+        :param city: The city.
+        """
+        seen.append(ctx)
+        return f"seen {city}"
+
+    script = [
+        Reply(tool_calls=[ToolCallReply("look", {"city": "A"}, id="first")]),
+        Reply(text="Checking B too.", tool_calls=[ToolCallReply("look", {"city": "B"}, id="second")]),
+        "done",
+    ]
+    with ScriptedServer(script) as server:
+        Agent(generator_for(server), [create_tool(look)], system_prompt="S").run("go", deps="the deps")
+    later = seen[1]
+    assert (later.step, later.tool_call_id, later.deps) == (2, "second", "the deps")
+    assert [m.role.value for m in later.messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert later.messages[3].tool_call_result.result == "seen A"
+    assert later.messages[4].text == "Checking B too."
 
 
 def test_to_dict_from_dict_round_trip() -> None:

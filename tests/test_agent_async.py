@@ -37,18 +37,28 @@ def echo_script(body: dict[str, Any]) -> Reply:
     messages = body["messages"]
     tool_results = [m["content"] for m in messages if m["role"] == "tool"]
     if tool_results:
-        return Reply(text=f"answer:{tool_results[0]}", delay=random.uniform(0, 0.05))
+        return Reply(text=f"answer:{tool_results[0]}@{body.get('user')}", delay=random.uniform(0, 0.05))
     question = next(m["content"] for m in messages if m["role"] == "user")
     return Reply(tool_calls=[ToolCallReply("shout", {"text": question})], delay=random.uniform(0, 0.05))
 
 
 async def test_forty_concurrent_runs_on_one_agent_do_not_mix() -> None:
+    """Each run has its own deps, generation kwargs and streaming callback; none leaks into another run."""
+    streamed: list[list[StreamingChunk]] = [[] for _ in range(40)]
+
+    def run(i: int) -> Any:
+        return agent.run_async(
+            f"question {i}", deps=i, generation_kwargs={"user": f"u{i}"}, streaming_callback=streamed[i].append
+        )
+
     with ScriptedServer(echo_script) as server:
         agent = Agent(generator_for(server), [create_tool(shout)])
-        results = await asyncio.gather(*(agent.run_async(f"question {i}", deps=i) for i in range(40)))
+        results = await asyncio.gather(*(run(i) for i in range(40)))
         assert len(server.requests) == 80
     for i, result in enumerate(results):
-        assert result["last_message"].text == f"answer:QUESTION {i}#{i}"
+        assert result["last_message"].text == f"answer:QUESTION {i}#{i}@u{i}"
+        assert "".join(chunk.content for chunk in streamed[i]) == result["last_message"].text
+        assert [c.tool_call_result.result for c in streamed[i] if c.tool_call_result] == [f"QUESTION {i}#{i}"]
         assert result["messages"][0].text == f"question {i}"
         assert len(result["messages"]) == 4 and len(result["steps"]) == 2
         assert result["usage"]["requests"] == 2
@@ -99,15 +109,17 @@ def test_streaming_order_with_sync_callback() -> None:
     assert result["last_message"].text == "All done now."
 
 
-async def test_streaming_order_with_async_callback_from_init() -> None:
+@pytest.mark.parametrize("kind", ["async", "sync"])
+async def test_streaming_order_under_run_async_with_callback_from_init(kind: str) -> None:
     chunks: list[StreamingChunk] = []
 
     async def collect(chunk: StreamingChunk) -> None:
         await asyncio.sleep(0)
         chunks.append(chunk)
 
+    callback = collect if kind == "async" else chunks.append
     with ScriptedServer(streaming_script()) as server:
-        agent = Agent(generator_for(server), [create_tool(slow_first), create_tool(shout)], streaming_callback=collect)
+        agent = Agent(generator_for(server), [create_tool(slow_first), create_tool(shout)], streaming_callback=callback)
         result = await agent.run_async("go")
     assert compact([chunk_kind(c) for c in chunks]) == ["tool_call_delta", "result:c1", "result:c2", "text"]
     assert result["exit_reason"] == "text"

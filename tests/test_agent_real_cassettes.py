@@ -8,7 +8,6 @@ client sent: same roles, tool call ids, names, arguments and tool results, then 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -4,7 +4,10 @@ concurrent sync and async tools (timings measured loosely)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -127,12 +130,44 @@ def test_raise_mode_raises_each_kind_of_failure(call: ToolCallReply, error_type:
         assert len(server.requests) == 1
 
 
+class Overlap:
+    """Counts the tool calls running at the same moment: the peak proves concurrency without tight timings."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.active = 0
+        self.peak = 0
+
+    @contextmanager
+    def inside(self) -> Iterator[None]:
+        with self._lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.active -= 1
+
+
+OVERLAP = Overlap()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_overlap() -> None:
+    OVERLAP.reset()
+
+
 def slow_sync(city: str) -> str:
     """Sleeps a little.
 
     :param city: The city.
     """
-    time.sleep(0.3)
+    with OVERLAP.inside():
+        time.sleep(0.3)
     return city
 
 
@@ -141,7 +176,8 @@ async def slow_async(city: str, ctx: RunContext[Any]) -> str:
 
     :param city: The city.
     """
-    await asyncio.sleep(0.3)
+    with OVERLAP.inside():
+        await asyncio.sleep(0.3)
     return f"{city}/{ctx.tool_call_id}"
 
 
@@ -158,6 +194,7 @@ def test_eight_sync_tools_run_in_parallel() -> None:
     with ScriptedServer(parallel_script("slow_sync", 8)) as server:
         result = Agent(generator_for(server), [create_tool(slow_sync)]).run("go")
     assert tool_results(result) == [f"c{i}" for i in range(8)]
+    assert OVERLAP.peak == 8  # the default concurrency runs all of them at once (Haystack's Agent: 4)
     assert result["steps"][0].tools_duration < 0.9  # 8 x 0.3 s one after the other would be 2.4 s
 
 
@@ -165,6 +202,7 @@ def test_sixteen_async_tools_run_in_parallel_under_sync_run() -> None:
     with ScriptedServer(parallel_script("slow_async", 16)) as server:
         result = Agent(generator_for(server), [create_tool(slow_async)]).run("go")
     assert tool_results(result) == [f"c{i}/id{i}" for i in range(16)]
+    assert OVERLAP.peak == 16
     assert result["steps"][0].tools_duration < 0.9
 
 
@@ -172,6 +210,7 @@ async def test_sixteen_async_tools_run_in_parallel_under_run_async() -> None:
     with ScriptedServer(parallel_script("slow_async", 16)) as server:
         result = await Agent(generator_for(server), [create_tool(slow_async)]).run_async("go")
     assert tool_results(result) == [f"c{i}/id{i}" for i in range(16)]
+    assert OVERLAP.peak == 16
     assert result["steps"][0].tools_duration < 0.9
 
 
@@ -185,4 +224,5 @@ def test_tool_concurrency_limits_parallel_calls() -> None:
     with ScriptedServer(parallel_script("slow_sync", 4)) as server:
         result = Agent(generator_for(server), [create_tool(slow_sync)], tool_concurrency=2).run("go")
     assert tool_results(result) == ["c0", "c1", "c2", "c3"]
+    assert OVERLAP.peak == 2
     assert result["steps"][0].tools_duration >= 0.55  # two rounds of 0.3 s

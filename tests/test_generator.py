@@ -9,12 +9,14 @@ import socket
 from typing import Any
 
 import pytest
+from haystack.components.generators.chat import OpenAIChatGenerator
 from haystack.core.serialization import allow_deserialization_module
 from haystack.dataclasses import ChatMessage, StreamingChunk
 from haystack.tools import Tool
 from haystack.utils import Secret
 from pydantic import BaseModel
 
+from aiml_agent._responses import stream_to_message
 from aiml_agent.errors import AIMLAPIError
 from aiml_agent.generator import AIMLAPIChatGenerator
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
@@ -80,8 +82,28 @@ def test_init_signature_is_the_seeds_plus_tools_strict():
     assert params["model"].default == "openai/gpt-5-chat-latest"
     assert params["api_base_url"].default == "https://api.aimlapi.com/v1"
     assert params["tools_strict"].default is False
-    for name in ["streaming_callback", "generation_kwargs", "tools", "timeout", "extra_headers", "max_retries"]:
+    for name in ["streaming_callback", "generation_kwargs", "tools", "timeout", "extra_headers", "max_retries",
+                 "http_client_kwargs"]:  # fmt: skip
         assert params[name].default is None
+    assert issubclass(AIMLAPIChatGenerator, OpenAIChatGenerator)
+
+
+@pytest.mark.parametrize("method", ["run", "run_async"])
+def test_run_signature_is_the_seeds(method):
+    params = inspect.signature(getattr(AIMLAPIChatGenerator, method)).parameters
+    assert [(n, p.kind.name, p.default) for n, p in params.items() if n != "self"] == [
+        ("messages", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
+        ("streaming_callback", "POSITIONAL_OR_KEYWORD", None),
+        ("generation_kwargs", "POSITIONAL_OR_KEYWORD", None),
+        ("tools", "KEYWORD_ONLY", None),
+        ("tools_strict", "KEYWORD_ONLY", None),
+    ]
+
+
+def test_api_key_must_be_a_secret():
+    with pytest.raises(TypeError, match=r"api_key must be a haystack Secret, not str") as info:
+        AIMLAPIChatGenerator(api_key=FAKE_KEY)  # type: ignore[arg-type]
+    assert FAKE_KEY not in str(info.value)
 
 
 # ---- text, meta, headers ---------------------------------------------------------------------------------
@@ -176,6 +198,13 @@ def test_stream_cut_off_raises(server):
     chunks: list[StreamingChunk] = []
     with pytest.raises(AIMLAPIError, match=server.base_url):
         make(server).run("Hi", streaming_callback=chunks.append)
+
+
+def test_stream_closed_cleanly_without_finish_reason_raises():
+    """A proxy may end the body properly mid-answer: no transport error, but no finish_reason either."""
+    chunks = [StreamingChunk(content="A partial"), StreamingChunk(content=" answer")]
+    with pytest.raises(AIMLAPIError, match=r"http://host/v1 ended after 2 chunks without a finish_reason"):
+        stream_to_message(chunks, "http://host/v1")
 
 
 # ---- generation kwargs -----------------------------------------------------------------------------------
@@ -459,6 +488,31 @@ def test_refused_connection_names_base_url():
         generator.run("Hi")
 
 
+def test_openai_environment_settings_are_not_sent(server, monkeypatch):
+    """The openai SDK would add OpenAI's org/project ids and custom headers (even Authorization) from the env."""
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-openai")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj_openai")
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "X-OpenAI-Gateway: gw-secret\nAuthorization: Bearer sk-openai-key")
+    server.add("ok", "ok")
+    generator = make(server)
+    generator.run("Hi")
+    generator.run("Hi", generation_kwargs={"extra_headers": {"OpenAI-Project": "mine"}})  # explicit ones still go
+    for request in server.requests:
+        assert request.headers["authorization"] == "Bearer test-key"
+        assert not {"openai-organization", "x-openai-gateway"} & set(request.headers)
+    assert "openai-project" not in server.requests[0].headers
+    assert server.requests[1].headers["openai-project"] == "mine"
+
+
+async def test_openai_environment_settings_are_not_sent_async(server, monkeypatch):
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-openai")
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer sk-openai-key")
+    server.add("ok")
+    await make(server).run_async("Hi")
+    assert server.requests[0].headers["authorization"] == "Bearer test-key"
+    assert "openai-organization" not in server.requests[0].headers
+
+
 def test_missing_key_fails_before_any_request(server):
     generator = AIMLAPIChatGenerator(api_base_url=server.base_url)
     with pytest.raises(ValueError, match="AIMLAPI_API_KEY"):
@@ -552,3 +606,13 @@ def test_token_key_never_leaks(server):
     with pytest.raises(ValueError) as info:
         generator.to_dict()  # haystack refuses to serialize a token secret
     assert FAKE_KEY not in str(info.value)
+
+
+def test_one_generator_serves_successive_event_loops() -> None:
+    """An async client is bound to its loop: a second asyncio.run must get a fresh one, not 'loop is closed'."""
+    import asyncio
+
+    with ScriptedServer(["first", "second"]) as server:
+        generator = make(server)
+        texts = [asyncio.run(generator.run_async([ChatMessage.from_user("Hi")]))["replies"][0].text for _ in range(2)]
+    assert texts == ["first", "second"]

@@ -16,6 +16,7 @@ from aiml_agent.errors import StrictSchemaError
 from aiml_agent.generator import AIMLAPIChatGenerator
 from aiml_agent.strict import to_strict_schema
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
+from aiml_agent.tools import create_tool
 
 USER = [ChatMessage.from_user("Weather in Paris?")]
 
@@ -122,8 +123,7 @@ def test_tool_that_cannot_be_strict_raises_before_any_request() -> None:
 
 def test_null_means_default_end_to_end() -> None:
     """A strict tool's optional parameter is required-but-nullable; null from the model gives the default."""
-    tools_module = pytest.importorskip("aiml_agent.tools", reason="aiml_agent.tools not written yet")
-    tool = tools_module.create_tool(get_weather)
+    tool = create_tool(get_weather)
     params_before = copy.deepcopy(tool.parameters)
     reply = Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris", "days": None, "unit": None})])
     with ScriptedServer([reply]) as server:

@@ -11,12 +11,17 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 import jsonschema
 import pytest
+from haystack.dataclasses import ChatMessage
 from haystack.tools import Tool
+from haystack.utils import Secret
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from typing_extensions import NotRequired, TypedDict
 
 from aiml_agent.errors import StrictSchemaError
+from aiml_agent.generator import AIMLAPIChatGenerator
 from aiml_agent.strict import MAX_TOOLS, to_strict_schema, tool_definitions
+from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
+from aiml_agent.tools import create_tool
 
 # --------------------------------------------------------------------------------------------------
 # The checker: OpenAI "Structured Outputs - supported schemas", written independently of the module.
@@ -496,41 +501,49 @@ def test_tool_limit_and_duplicate_names() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The battery again, from real functions through aiml_agent.tools.create_tool.
+# The battery again, from real functions through aiml_agent.tools.create_tool: every type the tools
+# take, sent strict through a real request, answered the way strict mode makes a model answer (every
+# property present, null for the optional ones), and invoked: null means the Python default, nested too.
 # --------------------------------------------------------------------------------------------------
-def fn_scalars(city: str, days: int = 3, metric: bool = True, ratio: float | None = None) -> str:
+def fn_scalars(city: str, days: int = 3, metric: bool = True, ratio: float | None = None) -> dict[str, Any]:
     """Forecast.
 
     Args:
         city: The city.
         days: How many days.
     """
-    return city
+    return locals()
 
 
-def fn_choices(unit: Literal["c", "f"] = "c", color: Color = Color.RED, prio: Optional[Priority] = None) -> str:
+def fn_choices(
+    unit: Literal["c", "f"] = "c", color: Color = Color.RED, prio: Optional[Priority] = None
+) -> dict[str, Any]:
     """Choices."""
-    return unit
+    return locals()
 
 
-def fn_models(person: Person, people: list[Person] | None = None, point: Point | None = None) -> str:
+def fn_models(person: Person, people: list[Person] | None = None, point: Point | None = None) -> dict[str, Any]:
     """Models and dataclasses."""
-    return person.name
+    return locals()
 
 
-def fn_structures(movie: Movie, tree: TreeNode, tags: set[str], pair: tuple[float, float] = (0.0, 0.0)) -> str:
+def fn_structures(
+    movie: Movie, tree: TreeNode, tags: set[str], pair: tuple[float, float] = (0.0, 0.0)
+) -> dict[str, Any]:
     """TypedDict, recursion, sets, tuples."""
-    return movie["title"]
+    return locals()
 
 
-def fn_dates(when: dt.datetime, day: dt.date | None = None, span: dt.timedelta | None = None) -> str:
+def fn_dates(when: dt.datetime, day: dt.date | None = None, span: dt.timedelta | None = None) -> dict[str, Any]:
     """Dates."""
-    return str(when)
+    return locals()
 
 
-def fn_unions(value: int | str, shape: Address | Point, pet: Pet, q: Annotated[str, Field(min_length=2)] = "ab") -> str:
+def fn_unions(
+    value: int | str, shape: Address | Point, pet: Pet, q: Annotated[str, Field(min_length=2)] = "ab"
+) -> dict[str, Any]:
     """Unions."""
-    return str(value)
+    return locals()
 
 
 def fn_free_form(query: str, filters: dict[str, int] | None = None) -> str:
@@ -540,11 +553,40 @@ def fn_free_form(query: str, filters: dict[str, int] | None = None) -> str:
 
 FUNCTIONS = [fn_scalars, fn_choices, fn_models, fn_structures, fn_dates, fn_unions]
 
+# (function, arguments as a strict model sends them, what the function receives)
+NULL_MEANS_DEFAULT: list[tuple[Any, dict[str, Any], dict[str, Any]]] = [
+    (fn_scalars, {"city": "Oslo", "days": None, "metric": None, "ratio": None},
+     {"city": "Oslo", "days": 3, "metric": True, "ratio": None}),
+    (fn_choices, {"unit": None, "color": None, "prio": None}, {"unit": "c", "color": Color.RED, "prio": None}),
+    (fn_models,
+     {"person": {"name": "Ann", "home": {"street": "Main", "city": None, "zip_code": None}, "work": None,
+                 "tags": None},
+      "people": [{"name": "Bo", "home": {"street": "S", "city": "Rome", "zip_code": None},
+                  "work": {"street": "W", "city": None, "zip_code": "1"}, "tags": ["a"]}],
+      "point": {"x": 1.5, "y": None}},
+     {"person": Person(name="Ann", home=Address(street="Main")),
+      "people": [Person(name="Bo", home=Address(street="S", city="Rome"), work=Address(street="W", zip_code="1"),
+                        tags={"a"})],
+      "point": Point(1.5, 0.0)}),
+    (fn_structures,
+     {"movie": {"title": "Up", "year": None}, "tree": {"value": 1, "children": [{"value": 2, "children": None}]},
+      "tags": ["a", "a"], "pair": None},
+     {"movie": {"title": "Up"}, "tree": TreeNode(value=1, children=[TreeNode(value=2)]), "tags": {"a"},
+      "pair": (0.0, 0.0)}),
+    (fn_dates, {"when": "2024-01-02T03:04:05", "day": None, "span": None},
+     {"when": dt.datetime(2024, 1, 2, 3, 4, 5), "day": None, "span": None}),
+    (fn_unions, {"value": "x", "shape": {"x": 1, "y": None}, "pet": {"pet": {"kind": "cat", "lives": None}}, "q": None},
+     {"value": "x", "shape": Point(1.0, 0.0), "pet": Pet(pet=Cat(kind="cat")), "q": "ab"}),
+]  # fmt: skip
+
+
+def test_battery_of_real_functions_covers_every_function() -> None:
+    assert [case[0] for case in NULL_MEANS_DEFAULT] == FUNCTIONS
+
 
 @pytest.mark.parametrize("func", FUNCTIONS, ids=lambda f: f.__name__)
 def test_battery_of_real_functions_passes_the_openai_checker(func: Any) -> None:
-    tools = pytest.importorskip("aiml_agent.tools", reason="aiml_agent.tools not written yet")
-    tool = tools.create_tool(func)
+    tool = create_tool(func)
     before = copy.deepcopy(tool.parameters)
     [definition] = tool_definitions([tool], strict=True)
     strict = definition["function"]["parameters"]
@@ -554,10 +596,25 @@ def test_battery_of_real_functions_passes_the_openai_checker(func: Any) -> None:
     assert not find_key(strict, "default") and not find_key(strict, "title")
 
 
+def test_real_functions_sent_strict_null_means_the_python_default_end_to_end() -> None:
+    tools = [create_tool(func) for func, _, _ in NULL_MEANS_DEFAULT]
+    before = [copy.deepcopy(t.parameters) for t in tools]
+    calls = [ToolCallReply(func.__name__, arguments) for func, arguments, _ in NULL_MEANS_DEFAULT]
+    with ScriptedServer([Reply(tool_calls=calls)]) as server:
+        generator = AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=server.base_url,
+                                         tools=tools, tools_strict=True, max_retries=0)  # fmt: skip
+        [reply] = generator.run([ChatMessage.from_user("go")])["replies"]
+    sent = {t["function"]["name"]: t["function"] for t in server.requests[0].body["tools"]}
+    by_name = {t.name: t for t in tools}
+    for call, (func, _, received) in zip(reply.tool_calls, NULL_MEANS_DEFAULT, strict=True):
+        jsonschema.validate(call.arguments, sent[func.__name__]["parameters"])  # what strict mode allows
+        assert by_name[call.tool_name].invoke(**call.arguments) == received, func.__name__
+    assert [t.parameters for t in tools] == before
+
+
 def test_real_function_that_cannot_be_strict_names_tool_and_parameter() -> None:
-    tools = pytest.importorskip("aiml_agent.tools", reason="aiml_agent.tools not written yet")
     with pytest.raises(StrictSchemaError) as info:
-        tool_definitions([tools.create_tool(fn_free_form)], strict=True)
+        tool_definitions([create_tool(fn_free_form)], strict=True)
     assert (info.value.tool_name, info.value.parameter) == ("fn_free_form", "filters")
-    [definition] = tool_definitions([tools.create_tool(fn_free_form, strict=False)], strict=True)
+    [definition] = tool_definitions([create_tool(fn_free_form, strict=False)], strict=True)
     assert "strict" not in definition["function"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime
 import enum
 import threading
@@ -20,6 +21,7 @@ from haystack.tools.errors import ToolInvocationError
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from aiml_agent.arguments import MAX_ERROR_LINES
 from aiml_agent.context import RunContext, use_run_context
 from aiml_agent.errors import ToolArgumentsError
 from aiml_agent.tools import FunctionTool, ToolDefinitionError, create_tool, result_to_text, tool
@@ -149,6 +151,16 @@ def test_annotated_descriptions_win_over_the_docstring() -> None:
     assert props["lang"]["description"] == "The language."
 
 
+def test_annotated_field_constraints_and_defaults_apply_at_call_time() -> None:
+    def page(offset: Annotated[int, Field(default=0)], size: Annotated[int, Field(ge=1)] = 10) -> tuple[int, int]:
+        return size, offset
+
+    made = create_tool(page)
+    assert made.invoke() == (10, 0)  # the Field default is given to the function
+    with pytest.raises(ToolArgumentsError, match="- size: Input should be greater than or equal to 1; got 0"):
+        made.invoke(size=0)
+
+
 def test_invalid_tool_name_is_refused() -> None:
     with pytest.raises(ToolDefinitionError, match="Invalid tool name 'has space'"):
         create_tool(forecast, name="has space")
@@ -276,6 +288,10 @@ def callable_param(city: str, callback: Callable[[str], str]) -> str:
     return ""
 
 
+def positional_only(city: str, /, days: int) -> str:
+    return ""
+
+
 @pytest.mark.parametrize(
     ("func", "parameter", "reason"),
     [
@@ -284,6 +300,7 @@ def callable_param(city: str, callback: Callable[[str], str]) -> str:
         (star_kwargs, "extra", r"\*\*extra cannot be a tool parameter"),
         (opaque_param, "thing", "type Opaque has no JSON schema"),
         (callable_param, "callback", "type Callable has no JSON schema"),
+        (positional_only, "city", "positional-only parameters cannot take the model's named arguments"),
     ],
 )
 def test_clear_errors_at_creation_naming_function_and_parameter(
@@ -380,6 +397,19 @@ def test_long_inputs_are_shortened_in_the_message() -> None:
     assert len(text) < 200 and text.endswith("9...") and "x" not in text.splitlines()[-1]
 
 
+def test_many_bad_fields_are_capped_to_keep_the_message_short() -> None:
+    def total(values: list[int]) -> int:
+        return sum(values)
+
+    with pytest.raises(ToolArgumentsError) as caught:
+        create_tool(total).invoke(values=["x"] * 500)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 1 + MAX_ERROR_LINES + 1
+    assert lines[-1] == f"- ... and {500 - MAX_ERROR_LINES} more invalid fields"
+    assert lines[MAX_ERROR_LINES].startswith(f"- values[{MAX_ERROR_LINES - 1}]: ")
+    assert len(caught.value.errors) == 500  # all of them stay available to code
+
+
 def test_null_means_the_python_default() -> None:
     def greet(name: str, greeting: str = "Hello", times: int = 1, suffix: str | None = "!") -> str:
         return f"{greeting} {name}{suffix or ''}" * times
@@ -414,6 +444,37 @@ def test_null_inside_nested_objects_means_their_default_too() -> None:
         made.invoke(filters={}, points=[{"x": None}])
 
 
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    toy: str = "yarn"
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+    toy: str | None  # required, may be null
+
+
+def test_null_means_default_in_the_union_branch_and_tuple_item_the_value_was_written_for() -> None:
+    def play(
+        pet: Annotated[Cat | Dog, Field(discriminator="kind")], pair: tuple[Point, Filters], either: Point | Address
+    ) -> tuple[Any, ...]:
+        return pet, pair, either
+
+    made = create_tool(play)
+    pair = [{"x": 1, "y": None}, {"tags": None, "limit": 5, "near": None}]
+    address = {"street": "Main", "zip": 1, "title": None}
+    assert made.invoke(pet={"kind": "cat", "toy": None}, pair=pair, either=address) == (
+        Cat(kind="cat"),
+        (Point(1, 0), Filters(limit=5)),
+        Address(street="Main", zip=1),
+    )
+    # the keys alone fit both Cat and Dog: the discriminator's value picks Dog, whose null stays
+    assert made.invoke(pet={"kind": "dog", "toy": None}, pair=pair, either={"x": 2, "y": None})[::2] == (
+        Dog(kind="dog", toy=None),
+        Point(2, 0),
+    )
+
+
 # --- calling -----------------------------------------------------------------------------------------
 
 
@@ -421,6 +482,22 @@ async def double_async(x: int) -> int:
     """Double a number, asynchronously."""
     await asyncio.sleep(0)
     return x * 2
+
+
+_REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
+
+
+async def read_request_id() -> str:
+    """Return a context variable of the caller."""
+    return _REQUEST_ID.get()
+
+
+async def test_async_tool_invoked_synchronously_in_a_running_loop_sees_the_callers_context_variables() -> None:
+    token = _REQUEST_ID.set("req-7")
+    try:
+        assert create_tool(read_request_id).invoke() == "req-7"  # on a worker thread's loop, context copied
+    finally:
+        _REQUEST_ID.reset(token)
 
 
 def test_async_tool_fields_and_invoke_from_sync_code() -> None:

@@ -99,6 +99,13 @@ def test_from_object_uses_public_bound_methods() -> None:
     assert tools["square"].invoke(value=4) == 16
 
 
+def test_from_object_refuses_classes_and_modules() -> None:
+    with pytest.raises(TypeError, match="got 'Calculator', a class: pass an instance"):
+        Toolset.from_object(Calculator)
+    with pytest.raises(TypeError, match=r"a module: use Toolset.from_module\(\)"):
+        Toolset.from_object(tool_functions)
+
+
 def test_from_module_uses_public_functions_defined_there() -> None:
     toolset = Toolset.from_module(tool_functions)
     assert [t.name for t in toolset] == ["get_weather", "get_time", "add_numbers"]

@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "to_strict_schema": "aiml_agent.strict",
     "StrictSchemaError": "aiml_agent.errors",
     "ToolArgumentsError": "aiml_agent.errors",
+    "ToolDefinitionError": "aiml_agent.errors",
     "OutputValidationError": "aiml_agent.errors",
     "Agent": "aiml_agent.agent",
 }
@@ -31,7 +32,7 @@ __all__ = [*sorted(_EXPORTS), "__version__"]
 if TYPE_CHECKING:
     from aiml_agent.agent import Agent
     from aiml_agent.context import RunContext
-    from aiml_agent.errors import AIMLAPIError, OutputValidationError, StrictSchemaError, ToolArgumentsError
+    from aiml_agent.errors import AIMLAPIError, OutputValidationError, StrictSchemaError, ToolArgumentsError, ToolDefinitionError
     from aiml_agent.generator import AIMLAPIChatGenerator
     from aiml_agent.strict import to_strict_schema
     from aiml_agent.tools import FunctionTool, create_tool, tool

@@ -61,7 +61,7 @@ class Agent:
         system_prompt: str | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
         tools_strict: bool | None = None,
-        exit_conditions: list[str] | None = None,
+        exit_conditions: list[str] | str | None = None,
         streaming_callback: StreamingCallbackT | None = None,
         output_type: type[BaseModel] | None = None,
         tool_concurrency: int = DEFAULT_TOOL_CONCURRENCY,
@@ -76,7 +76,8 @@ class Agent:
             ``exit_reason="max_steps"``.
         :param tools_strict: Forwarded to the generator on every call when not None.
         :param exit_conditions: ``"text"`` (stop at a reply without tool calls; always applies) and/or tool
-            names (stop once that tool ran without error). Default ``["text"]``.
+            names (stop once that tool ran without error); one name may be given as a bare string. Default
+            ``["text"]``.
         :param streaming_callback: Gets the model's chunks and one chunk per tool result.
         :param output_type: A pydantic model: the final answer is requested as JSON of that schema and
             validated into the ``output`` result.
@@ -99,6 +100,8 @@ class Agent:
         self.system_prompt = system_prompt
         self.max_steps = max_steps
         self.tools_strict = tools_strict
+        if isinstance(exit_conditions, str):  # one condition given bare; list("finish") would split it into letters
+            exit_conditions = [exit_conditions]
         self.exit_conditions = list(exit_conditions) if exit_conditions is not None else ["text"]
         self.streaming_callback = streaming_callback
         self.output_type = output_type
@@ -220,9 +223,11 @@ class Agent:
         tools: ToolsType | None,
         max_steps: int | None,
     ) -> RunState:
-        conversation = [ChatMessage.from_user(messages)] if isinstance(messages, str) else list(messages)
+        conversation = [ChatMessage.from_user(messages)] if isinstance(messages, str) else _message_list(messages)
         if self.system_prompt and not (conversation and conversation[0].is_from("system")):
             conversation.insert(0, ChatMessage.from_system(self.system_prompt))
+        if not conversation:
+            raise ValueError("Agent.run got no messages and there is no system_prompt: nothing to send to the model")
         kwargs = dict(generation_kwargs or {})
         if self._response_format is not None:
             kwargs["response_format"] = self._response_format
@@ -356,6 +361,16 @@ class Agent:
         if params.get("output_type"):
             params["output_type"] = deserialize_type(params["output_type"])
         return default_from_dict(cls, data)
+
+
+def _message_list(messages: Any) -> list[ChatMessage]:
+    """A copy of ``messages`` as a list, or a TypeError naming what was given instead of ChatMessages."""
+    if not isinstance(messages, (list, tuple)):
+        raise TypeError(f"messages must be a str or a list of ChatMessage, got {type(messages).__name__}")
+    wrong = [f"messages[{i}] is a {type(m).__name__}" for i, m in enumerate(messages) if not isinstance(m, ChatMessage)]
+    if wrong:
+        raise TypeError(f"messages must be a str or a list of ChatMessage: {', '.join(wrong)}")
+    return list(messages)
 
 
 def _describe_validation_error(exc: ValidationError) -> str:

@@ -10,6 +10,9 @@ from pydantic import ValidationError
 
 from aiml_agent.signature import ArgumentsModel
 
+#: The error message lists at most this many bad fields.
+MAX_ERROR_LINES = 10
+
 
 def validate_arguments(
     arguments_model: ArgumentsModel, arguments: Mapping[str, Any]
@@ -55,18 +58,21 @@ def drop_optional_nulls(value: Any, schema: dict[str, Any], defs: dict[str, Any]
     """A copy of ``value`` without ``null`` for object properties the (non-strict) schema does not require.
 
     Strict mode makes such properties nullable; dropping the ``null`` lets validation fill in the default.
+    Inside a union (``Cat | Dog``) the branch the value was written for is the object whose properties
+    (and ``const`` values, e.g. a discriminator) match it.
     """
     if depth > 32 or not isinstance(value, (dict, list)):
         return value
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        schema = defs.get(ref[len("#/$defs/") :], {})
-    branches = [b for b in schema.get("anyOf", []) if isinstance(b, dict) and b.get("type") != "null"]
-    if len(branches) == 1:  # Optional[X]: look inside X
-        return drop_optional_nulls(value, branches[0], defs, depth + 1)
-    if isinstance(value, list):
-        items = schema.get("items")
-        return [drop_optional_nulls(v, items, defs, depth + 1) for v in value] if isinstance(items, dict) else value
+    schema = _resolve(schema, defs)
+    union = schema.get("anyOf", schema.get("oneOf"))
+    if isinstance(union, list):
+        branches = [_resolve(b, defs) for b in union if isinstance(b, dict) and b.get("type") != "null"]
+        branch = next((b for b in branches if len(branches) == 1 or _written_for(value, b)), None)
+        return value if branch is None else drop_optional_nulls(value, branch, defs, depth + 1)
+    if isinstance(value, list):  # a list, or a tuple (``prefixItems``, then ``items`` for the rest)
+        prefix, items = schema.get("prefixItems") or [], schema.get("items")
+        shapes = [prefix[i] if i < len(prefix) else items for i in range(len(value))]
+        return [drop_optional_nulls(v, s, defs, depth + 1) if isinstance(s, dict) else v for v, s in zip(value, shapes)]
     properties = schema.get("properties")
     if not isinstance(properties, dict):
         return value
@@ -78,6 +84,23 @@ def drop_optional_nulls(value: Any, schema: dict[str, Any], defs: dict[str, Any]
     }
 
 
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return defs.get(ref[len("#/$defs/") :], {})
+    return schema
+
+
+def _written_for(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether ``value`` fits the object ``schema``: only its properties, the ``const`` ones equal."""
+    properties = schema.get("properties")
+    if not isinstance(value, dict) or not isinstance(properties, dict):
+        return isinstance(value, list) and schema.get("type") == "array"
+    return value.keys() <= properties.keys() and all(
+        value.get(k) == p["const"] for k, p in properties.items() if isinstance(p, dict) and "const" in p
+    )
+
+
 def _path(loc: tuple[Any, ...]) -> str:
     text = ""
     for part in loc:
@@ -86,13 +109,18 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 
 def format_errors(tool_name: str, errors: list[dict[str, Any]]) -> str:
-    """One short line per bad field: where, what was expected, what came. Written for a model to read."""
+    """One short line per bad field: where, what was expected, what came. Written for a model to read.
+
+    At most ``MAX_ERROR_LINES`` fields are listed (a list of 500 bad items would drown the message).
+    """
     lines = [f"Invalid arguments for tool '{tool_name}':"]
-    for error in errors:
+    for error in errors[:MAX_ERROR_LINES]:
         if error["type"] == "missing":
             lines.append(f"- {error['field']}: required, but missing")
         else:
             lines.append(f"- {error['field']}: {error['message']}; got {_short(error.get('input'))}")
+    if len(errors) > MAX_ERROR_LINES:
+        lines.append(f"- ... and {len(errors) - MAX_ERROR_LINES} more invalid fields")
     return "\n".join(lines)
 
 

@@ -28,6 +28,10 @@ class StrictSchemaError(ValueError):
         super().__init__(f"{where}at {path}: {reason}")
 
 
+class ToolDefinitionError(TypeError):
+    """A function cannot become a tool: the message names the function and the parameter."""
+
+
 class ToolArgumentsError(ToolInvocationError):
     """The arguments a model gave a tool failed validation; the message is written for the model to read.
 

@@ -4,6 +4,8 @@ Same API as the seed integration (``haystack_integrations...aimlapi.AIMLAPIChatG
 ``tools_strict``. What it does differently, and why:
 
 - ``AIMLAPI_MAX_RETRIES`` / ``AIMLAPI_TIMEOUT`` are read (the seed documented them but read ``OPENAI_*``);
+- OpenAI's own settings the openai SDK takes from the environment (``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``,
+  ``OPENAI_CUSTOM_HEADERS``) are not sent to AIMLAPI;
 - a missing key fails before any request with an error naming ``AIMLAPI_API_KEY``;
 - failed requests raise :class:`~aiml_agent.errors.AIMLAPIError` with status, server message and request id;
 - ``run(tools=[])`` sends no tools; tool definitions come from :func:`aiml_agent.strict.tool_definitions`;
@@ -13,6 +15,7 @@ Same API as the seed integration (``haystack_integrations...aimlapi.AIMLAPIChatG
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 from contextlib import AbstractContextManager
@@ -33,6 +36,7 @@ from haystack.dataclasses import (
 )
 from haystack.tools import ToolsType, flatten_tools_or_toolsets, serialize_tools_or_toolset
 from haystack.utils import Secret, serialize_callable
+from openai import omit
 from openai.resources.chat.completions import Completions
 from pydantic import BaseModel
 
@@ -95,7 +99,13 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             `AIMLAPI_MAX_RETRIES`, else 5.
         :param http_client_kwargs: Keyword arguments for the `httpx.Client` / `httpx.AsyncClient`.
         :param tools_strict: Send tool schemas in strict mode (see `aiml_agent.strict`); `run` can override it.
+        :raises TypeError: When `api_key` is not a `Secret` (a plain string would be written out by `to_dict`).
         """
+        if not isinstance(api_key, Secret):
+            raise TypeError(
+                f"api_key must be a haystack Secret, not {type(api_key).__name__}: pass "
+                "Secret.from_env_var('AIMLAPI_API_KEY') (the default) or Secret.from_token(...)."
+            )
         super(AIMLAPIChatGenerator, self).__init__(  # noqa: UP008 - zero-arg super fails under @component
             api_key=api_key,
             model=model,
@@ -109,15 +119,31 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             http_client_kwargs=http_client_kwargs,
         )
         self.extra_headers = extra_headers
+        self._async_client_loop: asyncio.AbstractEventLoop | None = None
 
     # ---- client set-up -------------------------------------------------------------------------------------
 
+    async def warm_up_async(self) -> None:
+        """Create the async client on the running event loop.
+
+        A client made under an earlier loop (a previous ``asyncio.run``, another test's loop) cannot be used
+        on this one, so it is replaced rather than failing with "Event loop is closed".
+        """
+        loop = asyncio.get_running_loop()
+        if self.async_client is not None and self._async_client_loop is not loop:
+            self.async_client = None
+        if self.async_client is None:
+            await super(AIMLAPIChatGenerator, self).warm_up_async()
+            self._async_client_loop = loop
+
     def _client_kwargs(self) -> dict[str, Any]:
+        api_key = self._resolve_api_key()
         return {
-            "api_key": self._resolve_api_key(),
+            "api_key": api_key,
             "base_url": self._base_url,
             "timeout": self._effective_timeout(),
             "max_retries": self._effective_max_retries(),
+            "default_headers": _without_openai_environment_headers(api_key),
         }
 
     @property
@@ -362,6 +388,21 @@ def _response_format_param(response_format: Any) -> Any:
 def _create_parameters() -> frozenset[str]:
     """Names `chat.completions.create` accepts; other generation kwargs go to `extra_body`."""
     return frozenset(inspect.signature(Completions.create).parameters) - {"self"}
+
+
+def _without_openai_environment_headers(api_key: str) -> dict[str, Any]:
+    """Client headers that cancel the ones the openai SDK adds from OpenAI's own environment variables.
+
+    The SDK sends ``OPENAI_ORG_ID`` / ``OPENAI_PROJECT_ID`` as ``OpenAI-Organization`` / ``OpenAI-Project`` and every
+    header listed in ``OPENAI_CUSTOM_HEADERS`` (whose ``Authorization`` would even replace the AIMLAPI key) with each
+    request: OpenAI account settings that must not reach AIMLAPI. Explicit client headers win over them and ``omit``
+    removes one; per-request ``extra_headers`` still win over these.
+    """
+    names = ["OpenAI-Organization", "OpenAI-Project"]
+    names += [line.split(":", 1)[0].strip() for line in os.environ.get("OPENAI_CUSTOM_HEADERS", "").split("\n")]
+    headers: dict[str, Any] = {name: omit for name in names if name and name.lower() != "authorization"}
+    headers["Authorization"] = f"Bearer {api_key}"
+    return headers
 
 
 def _number_from_env(name: str, default: Any, kind: type) -> Any:

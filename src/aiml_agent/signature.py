@@ -37,6 +37,7 @@ from pydantic.fields import FieldInfo
 from pydantic.json_schema import GenerateJsonSchema
 
 from aiml_agent.context import RunContext
+from aiml_agent.errors import ToolDefinitionError
 from aiml_agent.simple_schema import simple_arguments
 
 _EMPTY = inspect.Parameter.empty
@@ -46,10 +47,6 @@ _SIMPLE_TYPES: frozenset[Any] = frozenset(
 )
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
 _NOT_SCHEMAS = ("default", "enum", "const", "examples", "required")
-
-
-class ToolDefinitionError(TypeError):
-    """A function cannot become a tool: the message names the function and the parameter."""
 
 
 @dataclass(frozen=True)
@@ -247,9 +244,12 @@ def _pydantic_model(
     remove_titles(schema)
     schema.setdefault("properties", {})
 
+    # A parameter without a Python default may still get one from ``Annotated[T, Field(default=...)]``.
+    no_python_default = {fields[p.name] for p in params if p.default is _EMPTY}
+
     def validate(arguments: dict[str, Any]) -> dict[str, Any]:
         instance = model.model_validate(arguments)
-        given = instance.model_fields_set
+        given = instance.model_fields_set | no_python_default
         return {name: getattr(instance, field) for name, field in fields.items() if field in given}
 
     return schema, validate

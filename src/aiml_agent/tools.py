@@ -50,7 +50,8 @@ class FunctionTool(Tool):
     :param func: The function (sync or ``async def``) the tool calls.
     :param name: Tool name; defaults to the function's name.
     :param description: Tool description; defaults to the docstring without its parameter sections.
-    :param strict: ``False`` keeps this tool non-strict even in strict requests; ``None`` follows the request.
+    :param strict: ``None`` follows the request's ``tools_strict``; ``False`` keeps this tool non-strict even in
+        strict requests; ``True`` sends it strict even in non-strict ones.
     :raises ToolDefinitionError: The function cannot be a tool (the message names function and parameter).
     """
 
@@ -232,7 +233,8 @@ def create_tool(
         from its function with the new options).
     :param name: Tool name; defaults to the function's ``__name__``.
     :param description: Tool description; defaults to the docstring's summary and body.
-    :param strict: ``False`` keeps this tool non-strict in strict requests; ``None`` follows the request.
+    :param strict: ``None`` follows the request's ``tools_strict``; ``False`` keeps this tool non-strict even in
+        strict requests; ``True`` sends it strict even in non-strict ones.
     :raises ToolDefinitionError: A parameter has no type hint, is ``*args``/``**kwargs``, or has a type
         pydantic cannot describe.
     """

@@ -44,7 +44,12 @@ class Toolset(HaystackToolset):
         """A tool for each public method of ``obj`` (names starting with ``_`` and non-callables are skipped).
 
         Such tools call the bound methods of this very object; they cannot be serialized by import path.
+
+        :raises TypeError: ``obj`` is a class or a module (pass an instance, or use :meth:`from_module`).
         """
+        if isinstance(obj, (type, ModuleType)):
+            kind = "a module: use Toolset.from_module()" if isinstance(obj, ModuleType) else "a class: pass an instance"
+            raise TypeError(f"Toolset.from_object() takes an object, got {obj.__name__!r}, {kind}.")
         names: dict[str, None] = {}
         for klass in reversed(type(obj).__mro__[:-1]):  # base classes first, then overrides; not `object`
             names.update(dict.fromkeys(vars(klass)))
