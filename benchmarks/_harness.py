@@ -1,0 +1,342 @@
+"""Shared benchmark harness: interleaved timing, result tables, profiles by package, a scripted server.
+
+Why interleave: the machine is shared and noisy. Running contender A 200 times and then contender B 200
+times lets a burst of load land on one of them only; taking A, B, C, A, B, C, ... (rotating who goes first)
+spreads the noise evenly, so the *ratios* between contenders stay meaningful even when absolute times
+drift. Every figure reports medians (robust to outliers) and the 90th percentile, plus the ratio to a
+baseline measured in the same run.
+
+The scripted model runs in a child process (``python benchmarks/_harness.py serve SCRIPT``), so its
+request handling does not compete with the code under test for the GIL, and its memory is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+
+HERE = Path(__file__).resolve().parent
+MODEL = "openai/gpt-5-chat-latest"
+API_KEY = "test-key"  # a fake key: the scripted server never checks it
+
+
+# -- arguments ---------------------------------------------------------------------------------------
+def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
+    """The options every benchmark takes: ``--quick`` (a smoke run), ``--reps N``, ``--markdown``, ``--profile``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="a few repetitions only (keeps it working)")
+    parser.add_argument("--reps", type=int, default=None, help="timed repetitions per contender")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--profile", action="store_true", help="also show where the time goes (cProfile)")
+    return parser.parse_args(argv)
+
+
+def reps_for(args: argparse.Namespace, full: int, quick: int = 3) -> tuple[int, int]:
+    """(repetitions, warm-up runs) for this invocation."""
+    reps = args.reps or (quick if args.quick else full)
+    return reps, (1 if args.quick else max(3, reps // 10))
+
+
+# -- timing ------------------------------------------------------------------------------------------
+@dataclass
+class Stats:
+    """Wall-clock samples of one contender, in nanoseconds."""
+
+    name: str
+    samples_ns: list[int]
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples_ns) / 1e6
+
+    @property
+    def p90_ms(self) -> float:
+        ordered = sorted(self.samples_ns)
+        return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))] / 1e6
+
+
+def _rounds(names: list[str], reps: int) -> Iterator[list[str]]:
+    """Each round runs every contender once; who goes first rotates from round to round."""
+    for i in range(reps):
+        k = i % len(names)
+        yield names[k:] + names[:k]
+
+
+def interleaved(contenders: dict[str, Callable[[], Any]], *, reps: int, warmup: int) -> list[Stats]:
+    """Time each sync contender ``reps`` times, interleaved, after ``warmup`` untimed runs of each."""
+    names = list(contenders)
+    for _ in range(warmup):
+        for name in names:
+            contenders[name]()
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    for order in _rounds(names, reps):
+        gc.collect()
+        for name in order:
+            fn = contenders[name]
+            start = time.perf_counter_ns()
+            fn()
+            samples[name].append(time.perf_counter_ns() - start)
+    return [Stats(name, samples[name]) for name in names]
+
+
+def interleaved_async(contenders: dict[str, Callable[[], Awaitable[Any]]], *, reps: int,
+                      warmup: int) -> list[Stats]:
+    """Like :func:`interleaved`, for coroutine functions, all in one event loop."""
+
+    async def main() -> list[Stats]:
+        names = list(contenders)
+        for _ in range(warmup):
+            for name in names:
+                await contenders[name]()
+        samples: dict[str, list[int]] = {name: [] for name in names}
+        for order in _rounds(names, reps):
+            gc.collect()
+            for name in order:
+                fn = contenders[name]
+                start = time.perf_counter_ns()
+                await fn()
+                samples[name].append(time.perf_counter_ns() - start)
+        return [Stats(name, samples[name]) for name in names]
+
+    return asyncio.run(main())
+
+
+# -- tables ------------------------------------------------------------------------------------------
+@dataclass
+class Table:
+    """One printed result: rows of medians with their ratio to a baseline row (or to a fixed value)."""
+
+    title: str
+    stats: list[Stats]
+    baseline: str | float | None = None
+    baseline_label: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def _base_ms(self) -> float | None:
+        if isinstance(self.baseline, (int, float)):
+            return float(self.baseline)
+        for s in self.stats:
+            if s.name == self.baseline:
+                return s.median_ms
+        return None
+
+    def ratio(self, name: str) -> float | None:
+        base = self._base_ms()
+        for s in self.stats:
+            if s.name == name and base:
+                return s.median_ms / base
+        return None
+
+    def rows(self) -> list[tuple[str, str, str, str, str]]:
+        base = self._base_ms()
+        out = []
+        for s in self.stats:
+            ratio = f"{s.median_ms / base:.2f}x" if base else "-"
+            out.append((s.name, f"{s.median_ms:.3f}", f"{s.p90_ms:.3f}", str(len(s.samples_ns)), ratio))
+        return out
+
+    def _header(self) -> tuple[str, ...]:
+        label = self.baseline_label or (f"x {self.baseline}" if self.baseline is not None else "ratio")
+        return ("contender", "median ms", "p90 ms", "n", label)
+
+    def grid(self) -> Grid:
+        return Grid(self.title, list(self._header()), [list(r) for r in self.rows()], self.notes)
+
+    def render(self) -> str:
+        return self.grid().render()
+
+    def markdown(self) -> str:
+        return self.grid().markdown()
+
+
+@dataclass
+class Grid:
+    """A plain table of strings (first column left-aligned, the others right-aligned), with notes below."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        rows = [self.headers, *self.rows]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(self.headers))]
+        lines = [self.title, "-" * len(self.title)]
+        for j, r in enumerate(rows):
+            lines.append("  ".join([r[0].ljust(widths[0])] + [c.rjust(widths[i]) for i, c in enumerate(r) if i]))
+            if j == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        lines += [f"  {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        lines = [f"**{self.title}**", "", "| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)]
+        lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        lines += ["", *[f"- {note}" for note in self.notes]] if self.notes else []
+        return "\n".join(lines)
+
+
+def goal_note(table: Table, name: str, limit: float, what: str) -> str:
+    """A line saying whether ``name``'s ratio in ``table`` meets the goal ``<= limit``."""
+    ratio = table.ratio(name)
+    if ratio is None:
+        return f"goal {what} <= {limit:g}x: not measured ({name} missing)"
+    verdict = "met" if ratio <= limit else "MISSED"
+    return f"goal {what} <= {limit:g}x: {ratio:.2f}x, {verdict}"
+
+
+def emit(tables: list[Any], args: argparse.Namespace) -> list[Any]:
+    """Print the tables (plain or Markdown) and return them for run_all and the smoke test."""
+    for t in tables:
+        print(t.markdown() if args.markdown else t.render())
+        print()
+    return tables
+
+
+# -- where the time goes -----------------------------------------------------------------------------
+_STDLIB = sysconfig.get_paths()["stdlib"]
+_WAIT_WORDS = ("select", "poll", "recv", "send", "acquire", "sleep", "connect", "wait", "accept")
+
+
+def _owner(filename: str, funcname: str) -> str:
+    """Name the package a profiled function belongs to (what we own vs Haystack vs the SDK vs Python)."""
+    if filename == "~":  # built-in: waiting on a socket or a lock, or C helpers
+        return "wait (socket/select/lock)" if any(w in funcname for w in _WAIT_WORDS) else "builtins (C)"
+    path = filename.replace("\\", "/")
+    if "/aiml_agent/" in path:
+        return "aiml_agent"
+    if "/benchmarks/" in path:
+        return "benchmark code"
+    if "site-packages/" in path:
+        top = path.split("site-packages/", 1)[1].split("/", 1)[0]
+        if top == "haystack_integrations":
+            return "haystack_integrations (seed)"
+        return top.removesuffix(".py")
+    if path.startswith(_STDLIB):
+        rel = path[len(_STDLIB):].lstrip("/")
+        return "stdlib:" + rel.split("/", 1)[0].removesuffix(".py")
+    return "other"
+
+
+def profile_by_package(fn: Callable[[], Any], runs: int) -> list[tuple[str, float]]:
+    """Run ``fn`` ``runs`` times under cProfile; own time (tottime) per package, in ms per run."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        fn()
+    profiler.disable()
+    totals: dict[str, float] = {}
+    for (filename, _line, funcname), (_cc, _nc, tottime, _ct, _callers) in pstats.Stats(profiler).stats.items():
+        owner = _owner(filename, funcname)
+        totals[owner] = totals.get(owner, 0.0) + tottime
+    return sorted(((k, v * 1000 / runs) for k, v in totals.items()), key=lambda kv: -kv[1])
+
+
+def top_functions(fn: Callable[[], Any], runs: int, *, contains: str = "", limit: int = 12) -> list[str]:
+    """The functions with most cumulative time (optionally only those whose file contains ``contains``)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        fn()
+    profiler.disable()
+    rows = []
+    for (filename, line, funcname), (_cc, nc, _tt, cumtime, _callers) in pstats.Stats(profiler).stats.items():
+        if contains in filename:
+            short = filename.split("site-packages/")[-1].split("/src/")[-1]
+            text = f"{cumtime * 1000 / runs:8.3f} ms/run  {nc / runs:6.1f} calls  {short}:{line}({funcname})"
+            rows.append((cumtime, text))
+    return [text for _, text in sorted(rows, reverse=True)[:limit]]
+
+
+def format_profile(title: str, rows: list[tuple[str, float]], limit: int = 10) -> str:
+    total = sum(v for _, v in rows) or 1.0
+    lines = [f"{title} (own time per run, cProfile; profiling inflates absolute times)"]
+    lines += [f"  {name:<32} {ms:8.3f} ms  {100 * ms / total:5.1f}%" for name, ms in rows[:limit]]
+    return "\n".join(lines)
+
+
+# -- the scripted model ------------------------------------------------------------------------------
+def _tool_rounds(body: dict[str, Any]) -> int:
+    return sum(1 for m in body.get("messages", []) if m.get("role") == "assistant" and m.get("tool_calls"))
+
+
+def make_script(spec: str) -> Callable[[dict[str, Any]], Any]:
+    """A stateless scripted model (a function of the request), so contenders can share one server.
+
+    ``loop``: one ``get_weather`` call, then an answer. ``steps-K``: K-1 tool rounds, then an answer.
+    ``parallel-N-NAME``: N calls of tool NAME (argument ``i``) in one turn, then an answer.
+    """
+    from aiml_agent.testing import Reply, ToolCallReply
+
+    kind, *rest = spec.split("-")
+    if kind == "loop":
+        rounds, calls = 1, [("get_weather", {"city": "Paris"})]
+    elif kind == "steps":
+        rounds, calls = int(rest[0]) - 1, [("get_weather", {"city": "Paris"})]
+    elif kind == "parallel":
+        rounds, calls = 1, [(rest[1], {"i": i}) for i in range(int(rest[0]))]
+    else:
+        raise ValueError(f"unknown script {spec!r}: use loop, steps-K or parallel-N-NAME")
+
+    def script(body: dict[str, Any]) -> Any:
+        done = _tool_rounds(body)
+        if done >= rounds:
+            return Reply(text="It is sunny in Paris, 21 degrees.")
+        return Reply(tool_calls=[ToolCallReply(name, args, id=f"call_{done}_{i}")
+                                 for i, (name, args) in enumerate(calls)])
+
+    return script
+
+
+@contextmanager
+def scripted_server(spec: str) -> Iterator[str]:
+    """Start a ScriptedServer with script ``spec`` in a child process; yield its base URL."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(HERE / "_harness.py"), "serve", spec], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError(f"scripted server did not start (got {url!r}, exit code {proc.poll()})")
+        yield url
+    finally:
+        if proc.stdin:
+            proc.stdin.close()  # the child exits when its stdin closes
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _serve(spec: str) -> None:
+    from aiml_agent.testing import ScriptedServer
+
+    with ScriptedServer(make_script(spec)) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "serve":
+        _serve(sys.argv[2])
+    else:
+        print(json.dumps({"usage": "python benchmarks/_harness.py serve SCRIPT"}))

@@ -1,0 +1,93 @@
+"""Figure 5 — import time: ``python -c "import aiml_agent"`` in a fresh process each time.
+
+Compared with ``import haystack.tools, openai`` (what any Haystack tool user pays) and with an empty
+interpreter (Python's own start-up, in every row). Goal: ``import aiml_agent`` <= 1.1x the baseline, and
+nothing heavy imported that the user did not ask for: the second table lists, for each statement, which
+heavy packages it loads (the lazy exports should keep ``import aiml_agent`` free of all of them).
+
+    python benchmarks/bench_import.py [--quick] [--reps N]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
+from _harness import Stats, Table, emit, goal_note, interleaved, parse_args, reps_for
+
+GOAL = 1.1
+BASELINE = "import haystack.tools, openai"
+STATEMENTS = {
+    "python -c pass": "pass",
+    "import aiml_agent": "import aiml_agent",
+    BASELINE: "import haystack.tools, openai",
+    "import aiml_agent.testing": "import aiml_agent.testing",
+    "from aiml_agent import tool": "from aiml_agent import tool",
+    "from aiml_agent import Agent": "from aiml_agent import Agent",
+    "seed: import aimlapi generator": "import haystack_integrations.components.generators.aimlapi",
+}
+QUICK = ("python -c pass", "import aiml_agent", BASELINE, "import aiml_agent.testing")
+HEAVY = ("haystack", "haystack_integrations", "openai", "httpx2", "httpx", "pydantic", "jsonschema", "jinja2",
+         "docstring_parser", "vcr", "yaml", "pytest", "asyncio", "concurrent", "aiml_agent.testing",
+         "aiml_agent.cli", "aiml_agent.agent", "aiml_agent.generator", "aiml_agent.tools")
+_REPORT = """
+import sys
+before = set(sys.modules)
+{statement}
+heavy = {heavy!r}
+new = set(sys.modules) - before
+print(__import__("json").dumps({{"count": len(new), "heavy": [h for h in heavy if h in new]}}))
+"""
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HAYSTACK_TELEMETRY_ENABLED": "False"}
+
+
+def _runner(statement: str) -> Callable[[], None]:
+    argv = [sys.executable, "-c", statement]
+    env = _env()
+
+    def run() -> None:
+        out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"python -c {statement!r} failed:\n{out.stderr[-2000:]}")
+
+    return run
+
+
+def loaded(statement: str) -> dict[str, object]:
+    """How many modules ``statement`` loads in a fresh interpreter, and which of HEAVY."""
+    code = _REPORT.format(statement=statement, heavy=HEAVY)
+    out = subprocess.run([sys.executable, "-c", code], env=_env(), check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> list[Table]:
+    args = parse_args(__doc__ or "", argv)
+    reps, warmup = reps_for(args, full=15, quick=1)
+    statements = {k: v for k, v in STATEMENTS.items() if k in QUICK} if args.quick else STATEMENTS
+    warmup = 0 if args.quick else 1  # a fresh process each time: one run only to warm the file cache
+    stats = interleaved({name: _runner(code) for name, code in statements.items()}, reps=reps, warmup=warmup)
+    table = Table("Import, cold (fresh interpreter each time, start-up included)", stats, baseline=BASELINE,
+                  baseline_label="x haystack.tools+openai")
+    table.notes.append(goal_note(table, "import aiml_agent", GOAL, "import aiml_agent vs baseline"))
+    start = {s.name: s.median_ms for s in stats}.get("python -c pass", 0.0)
+    net = [Stats(s.name, [max(0, t - int(start * 1e6)) for t in s.samples_ns])
+           for s in stats if s.name != "python -c pass"]
+    net_table = Table("Import, net of interpreter start-up (median of an empty `python -c pass` subtracted)", net,
+                      baseline=BASELINE, baseline_label="x haystack.tools+openai")
+    lines = []
+    for name, code in statements.items():
+        info = loaded(code)
+        heavy = ", ".join(info["heavy"]) or "none"  # type: ignore[arg-type]
+        lines.append(f"{name}: {info['count']} modules; heavy: {heavy}")
+    net_table.notes.extend(lines)
+    return emit([table, net_table], args)
+
+
+if __name__ == "__main__":
+    main()
