@@ -8,6 +8,8 @@ generator. What happens then depends on the environment and the command line:
     AIMLAPI_API_KEY=... python examples/<name>.py --record   # live, and re-record the cassette
     python examples/<name>.py --record [--offline]      # re-record against a local ScriptedServer
                                                         # (scripted answers from examples/_recording.py)
+
+Live runs go to ``AIMLAPI_BASE_URL`` when it is set (the tests point it at a ScriptedServer), else to AIMLAPI.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from aiml_agent.testing.cassettes import UnplayedInteractionsError
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes" / "examples"
-AIMLAPI_BASE_URL = "https://api.aimlapi.com/v1"
+AIMLAPI_BASE_URL = os.environ.get("AIMLAPI_BASE_URL", "https://api.aimlapi.com/v1")
 OFFLINE_KEY = "offline-recording-key"  # sent only to the local ScriptedServer; scrubbed from the cassette
 
 
@@ -80,7 +82,7 @@ def example_session(name: str) -> Iterator[str]:
         print(f"[recorded {shown}]")
     elif options.record:
         with cassette(path, mode="rewrite"):
-            print(f"[recording {shown} against AIMLAPI]")
+            print(f"[recording {shown} against {AIMLAPI_BASE_URL}]")
             yield AIMLAPI_BASE_URL
         print(f"[recorded {shown}]")
     elif has_key:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -33,8 +34,6 @@ FAKE_KEY = "sk-fake-SECRET-0123456789"
 
 
 def ask(base_url: str, prompt: str) -> str:
-    import os
-
     client = openai.OpenAI(base_url=base_url, api_key=os.environ["AIMLAPI_API_KEY"], max_retries=0)
     reply = client.chat.completions.create(model="m", messages=[{"role": "user", "content": prompt}])
     return reply.choices[0].message.content or ""
@@ -52,12 +51,34 @@ def test_records_then_replays_without_server_or_key(tmp_path: Path, monkeypatch:
     monkeypatch.delenv("AIMLAPI_API_KEY")
 
     with cassette(path) as tape:
-        import os
-
         assert os.environ["AIMLAPI_API_KEY"] == PLACEHOLDER_KEY
         assert ask(base_url, f"my key is {REDACTED}") == "Hello!"
     assert tape.all_played
     assert "AIMLAPI_API_KEY" not in os.environ
+
+
+def test_every_credential_header_is_dropped_and_its_value_scrubbed(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys sent in any credential header (not only ``Authorization``) never reach the file, even when no
+    ``*_API_KEY`` variable holds them: the value seen in the header is also scrubbed from the bodies."""
+    for name in [k for k in os.environ if k.upper().endswith("API_KEY")]:
+        monkeypatch.delenv(name)
+    keys = {"api-key": "azure-KEY-111111", "x-api-key": "anthropic-KEY-222222",
+            "x-goog-api-key": "google-KEY-333333", "cookie": "session=COOKIE-444444"}
+    response_headers = {"set-cookie": "sid=SETCOOKIE-555555", "openai-organization": "org-666666",
+                        "openai-project": "proj-777777", "x-request-id": "req-888888", "request-id": "req-999999"}
+    mentioned = " ".join(value for name, value in keys.items() if name != "cookie")
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": f"keys: {mentioned}"}]})
+    with ScriptedServer([Reply(text="ok", headers=response_headers)]) as server, cassette(tmp_path / "h", mode="once"):
+        httpx2.post(f"{server.base_url}/chat/completions", content=body.encode(), headers=keys)
+
+    text = (tmp_path / "h.yaml").read_text()
+    stored = yaml.safe_load(text)["interactions"][0]
+    assert not {*keys, "authorization"} & {name.lower() for name in stored["request"]["headers"]}
+    assert not {*response_headers} & {name.lower() for name in stored["response"]["headers"]}
+    for value in [*keys.values(), *response_headers.values()]:
+        assert value.split("=")[-1] not in text, f"{value} written to the cassette"
+    assert stored["request"]["body"]["json"]["messages"][0]["content"].count(REDACTED) == 3
 
 
 def test_replay_fails_on_unplayed_interactions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,3 +200,24 @@ def test_real_openai_cassettes_round_trip_readably(path: Path) -> None:
     assert [r["body"]["string"] for r in again_responses] == expected
     stored = yaml.safe_load(text)["interactions"]
     assert all("json" in i["request"]["body"] for i in stored)  # every request body became a mapping
+
+
+def test_rewrite_keeps_the_old_cassette_until_the_new_one_is_complete(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a rewrite records, the old file still replays (e.g. a test run beside a re-recording); a failed
+    rewrite leaves it as it was, and no side file stays behind."""
+    monkeypatch.setenv("AIMLAPI_API_KEY", FAKE_KEY)
+    path = tmp_path / "c.yaml"
+    with ScriptedServer(["old", "new", "newer"]) as server:
+        with cassette(path, mode="once"):
+            ask(server.base_url, "q")
+        with pytest.raises(RuntimeError, match="the run failed"), cassette(path, mode="rewrite"):
+            assert ask(server.base_url, "q") == "new"
+            raise RuntimeError("the run failed")
+        assert "old" in path.read_text() and "new" not in path.read_text()
+        with cassette(path, mode="rewrite"):
+            assert ask(server.base_url, "q") == "newer"
+            with cassette(path, allow_unplayed=True):  # meanwhile, a replay still finds the old recording
+                assert ask(server.base_url, "q") == "old"
+    assert "newer" in path.read_text() and "old" not in path.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]

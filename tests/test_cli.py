@@ -55,12 +55,11 @@ def _helper() -> None:
 
 
 def cli_command() -> list[str]:
-    """The installed ``aiml-agent`` console script, else ``python -m aiml_agent.cli`` (before the entry point)."""
+    """The installed ``aiml-agent`` console script (pyproject's entry point), exactly what a user runs."""
     beside = Path(sys.executable).with_name("aiml-agent")
-    if beside.is_file():
-        return [str(beside)]
-    found = shutil.which("aiml-agent")
-    return [found] if found else [sys.executable, "-m", "aiml_agent.cli"]
+    found = str(beside) if beside.is_file() else shutil.which("aiml-agent")
+    assert found, "the aiml-agent console script is not installed (pip install -e .)"
+    return [found]
 
 
 def run_cli(*args: str, cwd: Path | None = None, key: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -141,6 +140,7 @@ def test_help_and_cassette_show_do_not_import_haystack() -> None:
     for args, options in [
         (["tools", "--help"], ["--strict", "--json", "--check", "TARGET"]),
         (["run", "--help"], ["--model", "--base-url", "--max-steps", "--system", "--cassette", "--record"]),
+        (["cassette", "--help"], ["show"]),
         (["cassette", "show", "--help"], ["FILE", "--full"]),
     ]:
         result = run_cli(*args)

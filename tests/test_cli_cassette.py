@@ -35,6 +35,20 @@ def test_every_real_cassette_becomes_a_transcript(path: Path, capsys: pytest.Cap
     assert f"total: {len(interactions)} request" in out
 
 
+PROJECT_FILES = sorted((Path(__file__).resolve().parents[1] / "cassettes").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", PROJECT_FILES, ids=[path.stem for path in PROJECT_FILES])
+def test_every_project_cassette_becomes_a_transcript(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    interactions = yaml.safe_load(path.read_text())["interactions"]
+
+    out = show(path, capsys)
+
+    assert out.count("── request ") == out.count("── reply ") == len(interactions)
+    assert "  user: " in out and "  assistant" in out and "  tokens: " in out
+    assert "(not valid JSON)" not in out and "<not valid JSON" not in out
+
+
 @pytest.mark.real_cassettes
 def test_real_cassettes_in_detail(capsys: pytest.CaptureFixture[str]) -> None:
     retry = show(REAL / "test_dbos_agent_with_model_retry.yaml", capsys)

@@ -89,7 +89,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subproc
 
 
 def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
-    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    try:
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        pytest.fail(f"{process.args} still running after {TIMEOUT} s; its output so far:\n{stdout}\n{stderr}")
     return process.returncode, stdout, stderr
 
 
@@ -127,14 +132,22 @@ def test_edited_prompt_fails_the_replay_with_a_diff(runs: dict[str, subprocess.P
     assert "Natural Language Processing (NLP) is" not in stdout  # no stale answer was printed
 
 
+def _copy_quickstart(root: Path) -> None:
+    """examples/quickstart.py and its plumbing under ``root``, so recording never touches the repository."""
+    (root / "examples").mkdir()
+    for name in ("_support.py", "_recording.py", "quickstart.py"):
+        shutil.copy(EXAMPLES / name, root / "examples" / name)
+
+
+def _quickstart(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "examples/quickstart.py", *args], cwd=root, env={**_env(), **env},
+                          capture_output=True, text=True, timeout=TIMEOUT, check=False)
+
+
 def test_record_offline_writes_a_cassette_without_secrets(tmp_path: Path) -> None:
     """``--record`` without a key records against ScriptedServer (how the committed cassettes were made)."""
-    copy = tmp_path / "examples"
-    copy.mkdir()
-    for name in ("_support.py", "_recording.py", "quickstart.py"):
-        shutil.copy(EXAMPLES / name, copy / name)
-    recorded = subprocess.run([sys.executable, "examples/quickstart.py", "--record"], cwd=tmp_path, env=_env(),
-                              capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    _copy_quickstart(tmp_path)
+    recorded = _quickstart(tmp_path, "--record")
     assert recorded.returncode == 0, recorded.stderr
     assert "[recording cassettes/examples/quickstart.yaml against a local ScriptedServer" in recorded.stdout
     text = (tmp_path / "cassettes" / "examples" / "quickstart.yaml").read_text(encoding="utf-8")
@@ -142,3 +155,28 @@ def test_record_offline_writes_a_cassette_without_secrets(tmp_path: Path) -> Non
     assert "cost: 63 credits" in recorded.stdout
     for secret in ("offline-recording-key", "authorization", "bearer", "api-key"):
         assert secret not in text.lower()
+
+
+def test_with_a_key_runs_live_and_record_rerecords(tmp_path: Path) -> None:
+    """A key means a live run (no cassette read or written); ``--record`` with a key records the live traffic."""
+    from aiml_agent.testing import Reply, ScriptedServer
+
+    _copy_quickstart(tmp_path)
+    key = "sk-fake-live-KEY-0123456789"
+    with ScriptedServer([Reply(text="Live answer one."), Reply(text="Live answer two.")]) as server:
+        live = _quickstart(tmp_path, AIMLAPI_API_KEY=key, AIMLAPI_BASE_URL=server.base_url)
+        recorded = _quickstart(tmp_path, "--record", AIMLAPI_API_KEY=key, AIMLAPI_BASE_URL=server.base_url)
+        requests, base_url = server.requests, server.base_url
+
+    assert live.returncode == 0, live.stderr
+    assert "A: Live answer one." in live.stdout and "[replay" not in live.stdout
+    assert recorded.returncode == 0, recorded.stderr
+    assert f"[recording cassettes/examples/quickstart.yaml against {base_url}]" in recorded.stdout
+    assert "A: Live answer two." in recorded.stdout
+    assert [r.headers["authorization"] for r in requests] == [f"Bearer {key}"] * 2
+    text = (tmp_path / "cassettes" / "examples" / "quickstart.yaml").read_text(encoding="utf-8")
+    assert "Live answer two." in text and "Live answer one." not in text and key not in text
+
+    replayed = _quickstart(tmp_path)  # and the new recording replays with no key, the server gone
+    assert replayed.returncode == 0, replayed.stderr
+    assert "A: Live answer two." in replayed.stdout

@@ -204,6 +204,11 @@ def test_replay_blocks_the_network(pytester: pytest.Pytester) -> None:
                 connect()
         """)
         pytester.runpytest().assert_outcomes(passed=2)
+        pytester.makeconftest("import pytest\n\n@pytest.fixture\ndef vcr_config():\n"
+                              "    return {'allowed_hosts': ['127.0.0.1']}\n")
+        result = pytester.runpytest("-k", "test_replay")  # the user let 127.0.0.1 through: the replay connects
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*DID NOT RAISE*"])
 
 
 def test_user_vcr_config_overrides_defaults_and_secrets_stay_out(project: pytest.Pytester,
@@ -215,6 +220,20 @@ def test_user_vcr_config_overrides_defaults_and_secrets_stay_out(project: pytest
     monkeypatch.setenv("PROMPT", "Hello there")
 
     project.runpytest("-k", "test_hello").assert_outcomes(passed=1)  # the body is no longer matched
+
+
+def test_user_cassette_dir_and_serializer_win_and_secrets_still_stay_out(project: pytest.Pytester,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    project.makeconftest("import pytest\n\n"
+                         "@pytest.fixture(scope='module')\ndef vcr_cassette_dir(request):\n"
+                         "    return str(request.config.rootpath / 'tapes')\n\n"
+                         "@pytest.fixture\ndef vcr_config():\n    return {'serializer': 'json'}\n")
+    record(project, monkeypatch, "-k", "test_hello")
+
+    assert not (project.path / "cassettes").exists()
+    text = (project.path / "tapes" / "test_hello.json").read_text()
+    assert FAKE_KEY not in text and "authorization" not in text.lower() and "req-123" not in text
+    project.runpytest("-k", "test_hello").assert_outcomes(passed=1)
 
 
 def test_cassette_dir_mirrors_the_test_tree(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def _check_inputs(args: argparse.Namespace) -> Path | None:
 
 @contextmanager
 def _cassette(file: Path | None, *, record: bool) -> Iterator[None]:
-    """Replay from ``file``, or record into it: into a side file first, so a failed run keeps the old one."""
+    """Replay from ``file``, or record into it (``rewrite``: a failed run keeps the old file)."""
     if file is None:
         with nullcontext():
             yield
@@ -106,13 +106,8 @@ def _cassette(file: Path | None, *, record: bool) -> Iterator[None]:
             unplayed = str(error).splitlines()[0]
             raise CLIError(f"the run did not replay the whole cassette: {unplayed} Re-record with --record.") from error
         return
-    partial = file.with_name(f".{file.stem}.recording{file.suffix}")
-    try:
-        with cassette(partial, mode="rewrite"):
-            yield
-        os.replace(partial, file)
-    finally:
-        partial.unlink(missing_ok=True)
+    with cassette(file, mode="rewrite"):
+        yield
 
 
 def _explain(error: Exception, cassette_file: Path | None) -> Exception:

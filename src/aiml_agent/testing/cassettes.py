@@ -1,8 +1,8 @@
 """Safe, readable vcrpy cassettes: the defaults shared by the pytest plugin and `cassette()`.
 
-- Secrets are never written: the serializer drops credential, cookie and request-id headers and replaces any
+- Secrets are never written: every save drops credential, cookie and request-id headers and replaces any
   API key it knows (from the request's auth headers and ``*_API_KEY`` environment variables) with ``REDACTED``.
-  It runs on every save, so no ``vcr_config`` override can turn it off by accident.
+  It runs inside the serializer, whichever one ``vcr_config`` picks, so no override turns it off by accident.
 - Files are readable: JSON bodies become YAML mappings (``body: {json: ...}``), SSE streams literal text blocks,
   gzip/deflate bodies are decoded. Loading gives back exactly the bytes that were recorded.
 - Requests match on method, path and JSON body (key order ignored); a mismatch explains itself with a diff.
@@ -162,21 +162,28 @@ def _ordered(mapping: dict[str, Any], first: tuple[str, ...]) -> dict[str, Any]:
     return {**{k: mapping[k] for k in first if k in mapping}, **mapping}
 
 
+def scrubbed(cassette_dict: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a cassette's data without secret headers, with known keys replaced and bodies decoded."""
+    data = deepcopy(cassette_dict)
+    interactions = data.get("interactions", [])
+    secrets = _secret_values(interactions)
+    for interaction in interactions:
+        for part in (interaction["request"], interaction["response"]):
+            part["headers"] = {k: v for k, v in part.get("headers", {}).items() if not is_secret_header(k)}
+        _decode_body(interaction["response"])
+        interaction["request"] = _scrub(interaction["request"], secrets)
+        interaction["response"] = _scrub(interaction["response"], secrets)
+    return data
+
+
 class ReadableYAMLSerializer:
     """vcrpy serializer (registered as "yaml"): scrubs secrets, decodes bodies, writes JSON/SSE readably."""
 
     @staticmethod
     def serialize(cassette_dict: dict[str, Any]) -> str:
-        data = deepcopy(cassette_dict)
-        interactions = data.get("interactions", [])
-        secrets = _secret_values(interactions)
-        for interaction in interactions:
+        data = scrubbed(cassette_dict)
+        for interaction in data.get("interactions", []):
             request, response = interaction["request"], interaction["response"]
-            for part in (request, response):
-                part["headers"] = {k: v for k, v in part.get("headers", {}).items() if not is_secret_header(k)}
-            _decode_body(response)
-            interaction["request"] = request = _scrub(request, secrets)
-            interaction["response"] = response = _scrub(response, secrets)
             request["body"] = _readable(request.get("body"))
             body = response.get("body", {}).get("string")
             form = _readable(body)
@@ -195,6 +202,19 @@ class ReadableYAMLSerializer:
             if isinstance(response.get("body"), dict) and "json" in response["body"]:
                 response["body"] = {"string": _json_text(response["body"])}
         return data
+
+
+class ScrubbingSerializer:
+    """Another vcrpy serializer (e.g. ``"serializer": "json"`` in ``vcr_config``) behind the same scrubbing."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def serialize(self, cassette_dict: dict[str, Any]) -> str:
+        return self.inner.serialize(scrubbed(cassette_dict))
+
+    def deserialize(self, cassette_string: str) -> Any:
+        return self.inner.deserialize(cassette_string)
 
 
 # --- matcher ----------------------------------------------------------------------------------------------
@@ -236,6 +256,9 @@ def json_body(r1: Any, r2: Any) -> None:
 
 def configure_vcr(vcr: VCR) -> VCR:
     """Install the defaults on a VCR instance; options passed to ``use_cassette`` still override them."""
+    for name, serializer in list(vcr.serializers.items()):
+        if not isinstance(serializer, ScrubbingSerializer):
+            vcr.register_serializer(name, ScrubbingSerializer(serializer))
     vcr.register_serializer("yaml", ReadableYAMLSerializer)
     vcr.register_matcher("json_body", json_body)
     vcr.serializer = "yaml"
@@ -291,7 +314,8 @@ def cassette(path: str | os.PathLike[str], mode: str = "none", *, allow_unplayed
 
     :param path: The cassette file (``.yaml`` is added when there is no suffix).
     :param mode: ``"none"`` replays only; ``"once"`` records if the file does not exist; ``"new_episodes"``
-        adds requests that are not in it; ``"all"`` records everything again; ``"rewrite"`` deletes the file first.
+        adds requests that are not in it; ``"all"`` records everything again; ``"rewrite"`` records a new file
+        and puts it in place of the old one on a clean exit (after an error, the old file stays as it was).
     :param allow_unplayed: Do not fail when a replayed cassette has interactions that were never requested.
     :param block_network: Block real connections while the cassette cannot record (default: when replaying).
     :param allowed_hosts: Host regexes still reachable while the network is blocked.
@@ -302,15 +326,28 @@ def cassette(path: str | os.PathLike[str], mode: str = "none", *, allow_unplayed
 
     if mode not in RECORD_MODES:
         raise ValueError(f"Unknown cassette mode {mode!r}; expected one of {', '.join(RECORD_MODES)}")
-    file = Path(path) if Path(path).suffix else Path(path).with_suffix(".yaml")
+    target = Path(path) if Path(path).suffix else Path(path).with_suffix(".yaml")
+    file = target
     if mode == "rewrite":
+        # Recorded beside the old file, which is replaced in one step at the end: nobody replaying it meanwhile
+        # (another process, a test run) finds it missing or half written, and a failed run leaves it intact.
+        file = target.with_name(f".{target.stem}.recording{target.suffix}")
         file.unlink(missing_ok=True)
         mode = "new_episodes"
     recorder = configure_vcr(vcrpy.VCR(record_mode=mode))
-    with recorder.use_cassette(str(file), **vcr_options) as tape:
-        blocking = tape.write_protected if block_network is None else block_network
-        with placeholder_key(), blocked_network(allowed_hosts) if blocking else nullcontext():
-            yield tape
-        message = None if allow_unplayed else unplayed_message(tape)
+    try:
+        with recorder.use_cassette(str(file), **vcr_options) as tape:
+            blocking = tape.write_protected if block_network is None else block_network
+            with placeholder_key(), blocked_network(allowed_hosts) if blocking else nullcontext():
+                yield tape
+            message = None if allow_unplayed else unplayed_message(tape)
+        if file != target:
+            if file.exists():
+                os.replace(file, target)
+            else:  # nothing was requested: the new recording is empty
+                target.unlink(missing_ok=True)
+    finally:
+        if file != target:
+            file.unlink(missing_ok=True)
     if message:
         raise UnplayedInteractionsError(message)
