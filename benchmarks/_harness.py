@@ -33,6 +33,7 @@ from typing import Any
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
 HERE = Path(__file__).resolve().parent
+NOT_INSTALLED = "not installed: pip install -e '.[bench]'"
 MODEL = "openai/gpt-5-chat-latest"
 API_KEY = "test-key"  # a fake key: the scripted server never checks it
 
@@ -61,6 +62,7 @@ class Stats:
 
     name: str
     samples_ns: list[int]
+    missing: str = ""  # why there are no samples (e.g. a peer that is not installed)
 
     @property
     def median_ms(self) -> float:
@@ -70,6 +72,22 @@ class Stats:
     def p90_ms(self) -> float:
         ordered = sorted(self.samples_ns)
         return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))] / 1e6
+
+
+def installed(module: str) -> bool:
+    """True when ``module`` can be imported (peers live in the optional ``bench`` extra)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a missing parent package
+        return False
+
+
+def in_order(names: list[str], stats: list[Stats], missing: dict[str, str]) -> list[Stats]:
+    """``stats`` in the order of ``names``, with an empty row saying why for each contender in ``missing``."""
+    by_name = {s.name: s for s in stats}
+    return [by_name.get(name) or Stats(name, [], missing=missing.get(name, "did not run")) for name in names]
 
 
 def _rounds(names: list[str], reps: int) -> Iterator[list[str]]:
@@ -133,14 +151,14 @@ class Table:
         if isinstance(self.baseline, (int, float)):
             return float(self.baseline)
         for s in self.stats:
-            if s.name == self.baseline:
+            if s.name == self.baseline and s.samples_ns:
                 return s.median_ms
         return None
 
     def ratio(self, name: str) -> float | None:
         base = self._base_ms()
         for s in self.stats:
-            if s.name == name and base:
+            if s.name == name and base and s.samples_ns:
                 return s.median_ms / base
         return None
 
@@ -148,6 +166,9 @@ class Table:
         base = self._base_ms()
         out = []
         for s in self.stats:
+            if not s.samples_ns:
+                out.append((s.name, s.missing or "no samples", "-", "0", "-"))
+                continue
             ratio = f"{s.median_ms / base:.2f}x" if base else "-"
             out.append((s.name, f"{s.median_ms:.3f}", f"{s.p90_ms:.3f}", str(len(s.samples_ns)), ratio))
         return out

@@ -14,10 +14,12 @@ import asyncio
 from typing import Any
 
 from _harness import (
+    NOT_INSTALLED,
     Table,
     emit,
     format_profile,
     goal_note,
+    in_order,
     interleaved,
     interleaved_async,
     parse_args,
@@ -33,35 +35,45 @@ from contenders import (
     make_haystack,
     make_openai_agents,
     make_pydantic_ai,
+    seed_installed,
 )
 
 GOAL = 1.10
 OURS = "aiml_agent.Agent"
 
 
-def build(base_url: str, stream: bool, peers: bool) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """The sync and async contenders for one mode, and notes about any that could not run."""
+FLOOR, HAYSTACK = "floor (openai SDK loop)", "haystack Agent + seed"
+PEERS = (("pydantic-ai Agent", make_pydantic_ai), ("openai-agents Runner", make_openai_agents))
+
+
+def build(base_url: str, stream: bool, peers: bool) -> tuple[dict[str, Any], dict[str, Any], dict[str, str],
+                                                             list[str]]:
+    """The sync and async contenders for one mode, those that cannot run (name -> why), and notes."""
     sync: dict[str, Any] = {}
     asyn: dict[str, Any] = {}
+    missing: dict[str, str] = {}
     notes: list[str] = []
-    makers: list[tuple[str, Any]] = [("floor (openai SDK loop)", make_floor),
-                                     ("haystack Agent + seed", make_haystack)]
+    makers: list[tuple[str, Any]] = [(FLOOR, make_floor)]
+    if seed_installed():
+        makers.append((HAYSTACK, make_haystack))
+    else:
+        missing[HAYSTACK] = NOT_INSTALLED
     if aiml_agent_ready():
         makers.append((OURS, make_aiml_agent))
     else:
-        notes.append(f"{OURS}: not importable yet")
+        missing[OURS] = "not importable"
     for name, maker in makers:
         sync[name], asyn[name] = maker(base_url, stream)
     if not peers:
         notes.append("pydantic-ai / openai-agents: skipped in --quick")
     elif not stream:
-        for name, maker in (("pydantic-ai Agent", make_pydantic_ai), ("openai-agents Runner", make_openai_agents)):
-            pair = maker(base_url)
+        for name, make_peer in PEERS:
+            pair = make_peer(base_url)
             if pair is None:
-                notes.append(f"{name}: not installed (pip install '.[bench]')")
+                missing[name] = NOT_INSTALLED
             else:
                 sync[name], asyn[name] = pair
-    return sync, asyn, notes
+    return sync, asyn, missing, notes
 
 
 def main(argv: list[str] | None = None) -> list[Table]:
@@ -70,16 +82,17 @@ def main(argv: list[str] | None = None) -> list[Table]:
     tables: list[Table] = []
     with scripted_server("loop") as url:
         for stream in (False, True):
-            sync, asyn, notes = build(url, stream, peers=not args.quick)
+            sync, asyn, missing, notes = build(url, stream, peers=not args.quick)
+            names = [FLOOR, HAYSTACK, OURS] + [name for name, _ in PEERS if name in sync or name in missing]
             kind = "streamed" if stream else "not streamed"
             for label, stats in (("sync run()", interleaved(sync, reps=reps, warmup=warmup)),
                                  ("async run_async()", interleaved_async(asyn, reps=reps, warmup=warmup))):
-                table = Table(f"Agent loop, {label}, {kind}: 1 tool call + answer", stats,
-                              baseline="floor (openai SDK loop)", baseline_label="x floor", notes=list(notes))
+                table = Table(f"Agent loop, {label}, {kind}: 1 tool call + answer", in_order(names, stats, missing),
+                              baseline=FLOOR, baseline_label="x floor", notes=list(notes))
                 table.notes.insert(0, goal_note(table, OURS, GOAL, f"{OURS} vs floor"))
                 tables.append(table)
-            if args.profile:
-                _profile(sync, asyn, kind, runs=max(20, reps // 4))
+            if args.profile:  # fresh async contenders: the timed ones' clients are bound to a closed loop
+                _profile(sync, build(url, stream, peers=not args.quick)[1], kind, runs=max(20, reps // 4))
     return emit(tables, args)
 
 

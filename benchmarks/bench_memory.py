@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any
 
-from _harness import HERE, Grid, emit, scripted_server
+from _harness import HERE, NOT_INSTALLED, Grid, emit, scripted_server
 
 CONTENDERS = ("floor (openai SDK loop)", "haystack Agent + seed", "aiml_agent.Agent")
 
@@ -116,12 +116,14 @@ def main(argv: list[str] | None = None) -> list[Grid]:
     rows = []
     mb = 1024 * 1024
     with scripted_server("loop") as url:
-        for name in CONTENDERS:
-            if name == CONTENDERS[2]:
-                from contenders import aiml_agent_ready
+        from contenders import aiml_agent_ready, seed_installed
 
-                if not aiml_agent_ready():
-                    continue
+        for name in CONTENDERS:
+            if (name, seed_installed()) == (CONTENDERS[1], False):
+                rows.append([name, NOT_INSTALLED, "-", "-", "-", "-"])
+                continue
+            if name == CONTENDERS[2] and not aiml_agent_ready():
+                continue
             rss = _measure(name, url, runs, trace=False)
             traced = "-" if args.quick else f"{_measure(name, url, runs, trace=True)['traced_peak'] / runs / 1024:.1f}"
             growth = rss["peak"] - rss["before"]

@@ -14,8 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _harness import Stats, Table, emit, interleaved, parse_args, reps_for, scripted_server
-from contenders import aiml_agent_ready, make_aiml_agent, make_haystack
+from _harness import NOT_INSTALLED, Stats, Table, emit, in_order, interleaved, parse_args, reps_for, scripted_server
+from contenders import aiml_agent_ready, make_aiml_agent, make_haystack, seed_installed
 
 GOAL = 1.5
 
@@ -47,10 +47,11 @@ def _on(loop: asyncio.AbstractEventLoop, make: Callable[[], Awaitable[Any]]) -> 
     return lambda: loop.run_until_complete(make())
 
 
-def contenders(url: str, function: Callable[..., Any], is_async: bool) -> tuple[dict[str, Any], list[str]]:
-    from haystack.tools import create_tool_from_function
-
+def contenders(url: str, function: Callable[..., Any], is_async: bool) -> tuple[dict[str, Any], dict[str, str],
+                                                                              list[str]]:
+    """The runs to time (name -> callable), those that cannot run (name -> why), and notes."""
     out: dict[str, Any] = {}
+    missing: dict[str, str] = {}
     notes: list[str] = []
     loop = asyncio.new_event_loop()
     if aiml_agent_ready():
@@ -60,26 +61,38 @@ def contenders(url: str, function: Callable[..., Any], is_async: bool) -> tuple[
         out["aiml_agent run()"] = run
         out["aiml_agent run_async()"] = _on(loop, run_async)
     else:
-        notes.append("aiml_agent.Agent: not importable yet")
-    run, run_async = make_haystack(url, False, tools=[create_tool_from_function(function)])
+        missing["aiml_agent run()"] = missing["aiml_agent run_async()"] = "not importable"
     if is_async:
         notes.append("haystack Agent.run() cannot call async-only tools (Tool.invoke raises): run_async only")
-    else:
+    if not seed_installed():
+        for name in haystack_names(is_async):
+            missing[name] = NOT_INSTALLED
+        return out, missing, notes
+    from haystack.tools import create_tool_from_function
+
+    run, run_async = make_haystack(url, False, tools=[create_tool_from_function(function)])
+    if not is_async:
         out["haystack run() (4 at once)"] = run
     out["haystack run_async() (4 at once)"] = _on(loop, run_async)
-    return out, notes
+    return out, missing, notes
+
+
+def haystack_names(is_async: bool) -> list[str]:
+    return ["haystack run_async() (4 at once)"] if is_async else ["haystack run() (4 at once)",
+                                                                   "haystack run_async() (4 at once)"]
 
 
 def main(argv: list[str] | None = None) -> list[Table]:
     args = parse_args(__doc__ or "", argv)
     reps, warmup = reps_for(args, full=10, quick=1)
-    seconds = 0.05 if args.quick else 0.2
+    seconds = 0.02 if args.quick else 0.2
     slow_sync, slow_async = tools_for(seconds)
     tables = []
     for count, function, is_async in ((8, slow_sync, False), (16, slow_async, True)):
         with scripted_server(f"parallel-{count}-{function.__name__}") as url:
-            runs, notes = contenders(url, function, is_async)
-            stats: list[Stats] = interleaved(runs, reps=reps, warmup=warmup)
+            runs, missing, notes = contenders(url, function, is_async)
+            names = ["aiml_agent run()", "aiml_agent run_async()", *haystack_names(is_async)]
+            stats: list[Stats] = in_order(names, interleaved(runs, reps=reps, warmup=warmup), missing)
         kind = "async" if is_async else "sync"
         table = Table(f"Parallel tools: {count} {kind} tools of {seconds:g} s in one turn (whole run)", stats,
                       baseline=seconds * 1000, baseline_label="x one tool", notes=notes)

@@ -106,8 +106,8 @@ def pytest_suite(count: int, folder: Path) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> list[Any]:
     args = parse_args(__doc__ or "", argv)
-    reps, warmup = reps_for(args, full=100, quick=3)
-    suite = 5 if args.quick else 100
+    reps, warmup = reps_for(args, full=100, quick=2)
+    suite = 2 if args.quick else 100
     with tempfile.TemporaryDirectory(prefix="aiml-bench-replay-") as tmp:
         folder = Path(tmp)
         path = folder / "agent_3_calls.yaml"

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> list[Table]:
         if name in by_name:
             ms = by_name[name].median_ms
             table.notes.append(f"goal {name} <= {goal} ms: {ms:.3f} ms, {'met' if ms <= goal else 'MISSED'}")
-    n = max(20, reps // 4)
+    n = reps if args.quick else max(20, reps // 4)
     model_args = {**ARGS, "passengers": [{"name": "Ada", "age": 36}]}
     plain = {"aiml_agent complete": "aiml_agent create_tool", "haystack complete": "haystack create_tool_from_function"}
     model_stats = interleaved({name: _consumer(fresh_functions(n + 1, MODEL_SOURCE),

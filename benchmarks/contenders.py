@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _harness import API_KEY, MODEL
+from _harness import API_KEY, MODEL, installed
 
 PROMPT = "What is the weather in Paris?"
 Run = Callable[[], Any]
@@ -126,6 +126,14 @@ def make_floor(base_url: str, stream: bool, functions: dict[str, Callable[..., A
 
 
 # -- Haystack's Agent with the seed aimlapi-haystack generator ---------------------------------------
+SEED_MODULE = "haystack_integrations.components.generators.aimlapi"
+
+
+def seed_installed() -> bool:
+    """True when the seed ``aimlapi-haystack`` integration (in the ``bench`` extra) is installed."""
+    return installed(SEED_MODULE)
+
+
 def _noop(chunk: Any) -> None:
     pass
 

@@ -4,6 +4,7 @@ concurrent sync and async tools (timings measured loosely)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections.abc import Iterator
@@ -226,3 +227,98 @@ def test_tool_concurrency_limits_parallel_calls() -> None:
     assert tool_results(result) == ["c0", "c1", "c2", "c3"]
     assert OVERLAP.peak == 2
     assert result["steps"][0].tools_duration >= 0.55  # two rounds of 0.3 s
+
+
+# ---- sync turns without an event loop (one call inline, several on the shared pool) ----------------------
+
+def sync_with_context(city: str, ctx: RunContext[Any]) -> str:
+    """Sleeps a little, then reports which call it was.
+
+    :param city: The city.
+    """
+    with OVERLAP.inside():
+        time.sleep(0.2)
+    return f"{city}/{ctx.tool_call_id}/{threading.current_thread().name.startswith('aiml-agent-tools')}"
+
+
+def test_sync_only_turn_runs_concurrently_each_call_with_its_own_context() -> None:
+    with ScriptedServer(parallel_script("sync_with_context", 6)) as server:
+        result = Agent(generator_for(server), [create_tool(sync_with_context)]).run("go")
+    assert tool_results(result) == [f"c{i}/id{i}/True" for i in range(6)]  # call order, own RunContext, pool
+    assert OVERLAP.peak == 6
+    assert result["steps"][0].tools_duration < 0.6  # 6 x 0.2 s one after the other would be 1.2 s
+
+
+def test_raise_mode_on_a_sync_turn_raises_the_first_failure_in_call_order() -> None:
+    calls = [ToolCallReply("get_weather", {"city": "Paris"}), ToolCallReply("get_weather", {"city": "Atlantis"}),
+             ToolCallReply("get_weather", {"city": "Paris", "days": "many"})]
+    with ScriptedServer([Reply(tool_calls=calls), "never sent"]) as server:
+        agent = Agent(generator_for(server), [create_tool(get_weather)], raise_on_tool_error=True)
+        with pytest.raises(ToolInvocationError, match="Atlantis"):
+            agent.run("go")
+
+
+SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("SEEN", default="unset")
+
+
+def sets_a_context_variable(city: str) -> str:
+    """Sets a context variable, which must not leak into the caller.
+
+    :param city: The city.
+    """
+    SEEN.set(city)
+    return city
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_sync_tools_context_changes_stay_inside_the_call(count: int) -> None:
+    with ScriptedServer(parallel_script("sets_a_context_variable", count)) as server:
+        result = Agent(generator_for(server), [create_tool(sets_a_context_variable)]).run("go")
+    assert tool_results(result) == [f"c{i}" for i in range(count)]
+    assert SEEN.get() == "unset"
+
+
+@pytest.mark.parametrize("tool", [slow_sync, slow_async], ids=["sync tool", "async tool"])
+def test_sync_run_leaves_the_callers_event_loop_set(tool: Any) -> None:
+    """openai-agents' Runner.run_sync (and others) use the thread's current loop: a run must not unset it."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        with ScriptedServer(parallel_script(tool.__name__, 2)) as server:
+            Agent(generator_for(server), [create_tool(tool)]).run("go")
+        assert asyncio.get_event_loop_policy().get_event_loop() is loop
+        assert not loop.is_closed()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def uses_asyncio_run(city: str) -> str:
+    """A sync tool that runs a coroutine of its own.
+
+    :param city: The city.
+    """
+
+    async def inner() -> str:
+        await asyncio.sleep(0)
+        return city.upper()
+
+    return asyncio.run(inner())
+
+
+async def test_sync_tool_runs_off_the_callers_running_loop() -> None:
+    """A sync run inside async code: the tool goes to a worker thread, so its own asyncio.run works."""
+    with ScriptedServer(parallel_script("uses_asyncio_run", 1)) as server:
+        result = Agent(generator_for(server), [create_tool(uses_asyncio_run)]).run("go")
+    assert tool_results(result) == ["C0"]
+
+
+def test_shared_pool_is_reused_and_grows_for_a_larger_concurrency() -> None:
+    from aiml_agent import tool_runner
+
+    first = tool_runner.shared_executor()
+    assert tool_runner.shared_executor(tool_runner.MIN_POOL_WORKERS) is first
+    larger = tool_runner.shared_executor(tool_runner.MIN_POOL_WORKERS + 1)
+    assert larger is not first
+    assert tool_runner.shared_executor() is larger
+    assert larger.submit(lambda: 42).result() == 42

@@ -6,6 +6,7 @@ import inspect
 import json
 import logging
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -616,3 +617,63 @@ def test_one_generator_serves_successive_event_loops() -> None:
         generator = make(server)
         texts = [asyncio.run(generator.run_async([ChatMessage.from_user("Hi")]))["replies"][0].text for _ in range(2)]
     assert texts == ["first", "second"]
+
+
+# ---- HTTP clients: one SSL context per process, http_client_kwargs honoured ------------------------------
+
+
+def _ssl_context_of(client: Any) -> Any:
+    """The SSL context an openai client's httpx2 transport verifies with (httpcore2 connection pool)."""
+    return client._client._transport._pool._ssl_context
+
+
+def test_default_clients_share_one_ssl_context_built_as_httpx2_does(server):
+    import ssl
+
+    from aiml_agent.generator import default_ssl_context
+
+    server.add("one", "two")
+    first, second = make(server), make(server)
+    assert first.run("Hi")["replies"][0].text == "one"
+    second.warm_up()
+    shared = _ssl_context_of(first.client)
+    assert shared is _ssl_context_of(second.client) is default_ssl_context()
+    assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname  # verification unchanged
+    assert first.client.timeout == 30.0 and first.client._client.follow_redirects  # the SDK's defaults
+
+
+async def test_async_client_shares_the_ssl_context(server):
+    from aiml_agent.generator import default_ssl_context
+
+    server.add("async")
+    generator = make(server)
+    assert (await generator.run_async("Hi"))["replies"][0].text == "async"
+    assert _ssl_context_of(generator.async_client) is default_ssl_context()
+
+
+def test_ssl_cert_file_is_honoured(monkeypatch, tmp_path):
+    import ssl
+
+    from aiml_agent.generator import default_ssl_context
+
+    default = default_ssl_context()
+    bundle = ssl.get_default_verify_paths().openssl_cafile
+    if not bundle or not Path(bundle).is_file():
+        import certifi
+
+        bundle = certifi.where()
+    monkeypatch.setenv("SSL_CERT_FILE", bundle)
+    custom = default_ssl_context()
+    assert custom is not default and custom is default_ssl_context()
+    assert custom.get_ca_certs()  # loaded from the file SSL_CERT_FILE names
+
+
+def test_http_client_kwargs_still_build_haystacks_client(server):
+    import httpx
+
+    server.add("ok")
+    kwargs = {"headers": {"X-From-Kwargs": "yes"}, "limits": {"max_connections": 3}}
+    generator = make(server, http_client_kwargs=kwargs)
+    assert generator.run("Hi")["replies"][0].text == "ok"
+    assert isinstance(generator.client._client, httpx.Client)  # haystack's init_http_client, not the shared one
+    assert server.requests[0].headers["x-from-kwargs"] == "yes"

@@ -1,17 +1,21 @@
 """Executing one model turn's tool calls concurrently and turning every failure into text the model can act on.
 
-Sync tools run in a thread pool, async tools as asyncio tasks, all at once up to a concurrency limit; results
-come back in call order. From sync code the batch runs on a fresh event loop (in a worker thread when the
-caller is itself inside a running loop). Each invocation sees its own ``RunContext``.
+Sync tools run on one process-wide thread pool, async tools as asyncio tasks, all at once up to a concurrency
+limit; results come back in call order. From sync code a turn without async tools needs no event loop (one
+call runs inline, several on the pool); a turn with async tools runs on a private event loop (in a worker
+thread when the caller is itself inside a running loop). Each invocation sees its own ``RunContext``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from haystack.dataclasses import StreamingChunk, ToolCall, ToolCallResult
@@ -60,6 +64,50 @@ def _invoke_sync(tool: Tool, arguments: dict[str, Any], context: RunContext[Any]
         return tool.invoke(**arguments)
 
 
+_POOL_LOCK = threading.Lock()
+_POOL: tuple[ThreadPoolExecutor, int] | None = None  # the pool and its number of workers
+MIN_POOL_WORKERS = 256
+
+
+def shared_executor(min_workers: int = 1) -> ThreadPoolExecutor:
+    """The process-wide pool sync tools run on, created on first use (threads start only when needed).
+
+    One pool instead of one per turn: creating and tearing down an executor each turn was a visible share
+    of a fast agent run. It has at least ``MIN_POOL_WORKERS`` workers (and is replaced by a larger one
+    when a runner allows more calls at once), so each run's own ``concurrency`` is what bounds it.
+    """
+    global _POOL
+    current = _POOL
+    if current is not None and current[1] >= min_workers:
+        return current[0]
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[1] < min_workers:
+            old = _POOL
+            size = max(MIN_POOL_WORKERS, min_workers)
+            _POOL = (ThreadPoolExecutor(size, thread_name_prefix="aiml-agent-tools"), size)
+            if old is not None:
+                old[0].shutdown(wait=False)  # its running calls finish; new ones go to the larger pool
+        return _POOL[0]
+
+
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of the parent's pool threads: it must start a pool of its own."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+def _in_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class ToolRunner:
     """Runs the tool calls of one model turn.
 
@@ -85,38 +133,87 @@ class ToolRunner:
     async def run_async(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallRecord]:
         """Run all calls concurrently; return one record per call, in call order."""
         semaphore = asyncio.Semaphore(self.concurrency)
-        sync_calls = sum(1 for call in tool_calls if self._needs_thread(call))
-        executor = ThreadPoolExecutor(max_workers=min(self.concurrency, sync_calls)) if sync_calls else None
-        try:
-            records = await asyncio.gather(*(self._run_one(call, semaphore, executor) for call in tool_calls))
-        finally:
-            if executor is not None:
-                executor.shutdown(wait=False)
+        executor = shared_executor(self.concurrency) if any(self._is_sync(c) for c in tool_calls) else None
+        records = await asyncio.gather(*(self._run_one(call, semaphore, executor) for call in tool_calls))
+        return self._checked(list(records))
+
+    def run(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallRecord]:
+        """Run all calls concurrently from sync code (async tools included).
+
+        A turn without async tools needs no event loop: one call runs right here (in a copy of the caller's
+        context), several on the shared thread pool. Only a turn with an async tool runs an event loop, a
+        private one, so the caller thread's current event loop is left as it was.
+        """
+        if any(self._is_async(call) for call in tool_calls):
+            return run_blocking(lambda: self.run_async(tool_calls))
+        if len(tool_calls) == 1 and not _in_running_loop():
+            records = [contextvars.copy_context().run(self._run_one_sync, tool_calls[0])]
+        else:
+            records = self._run_on_pool(tool_calls)
+        return self._checked(records)
+
+    def _is_sync(self, tool_call: ToolCall) -> bool:
+        tool = self.tools.get(tool_call.tool_name)
+        return tool is not None and tool.async_function is None and not _is_malformed(tool_call)
+
+    def _is_async(self, tool_call: ToolCall) -> bool:
+        tool = self.tools.get(tool_call.tool_name)
+        return tool is not None and tool.async_function is not None and not _is_malformed(tool_call)
+
+    def _checked(self, records: list[ToolCallRecord]) -> list[ToolCallRecord]:
+        """The records, or in raise mode the first failure (in call order) raised."""
         if self.raise_on_error:
             for record in records:
                 if record.error:
                     raise record.exception or ToolInvocationError(record.result, tool_name=record.tool_name)
-        return list(records)
+        return records
 
-    def run(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallRecord]:
-        """Run all calls concurrently from sync code (async tools included)."""
-        return run_blocking(lambda: self.run_async(tool_calls))
+    def _run_on_pool(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallRecord]:
+        """Sync calls on the shared pool, at most ``concurrency`` submitted at once, each in a context copy."""
+        pool = shared_executor(self.concurrency)
+        waiting = list(enumerate(tool_calls))[::-1]
+        running: dict[Future[ToolCallRecord], int] = {}
+        records: list[ToolCallRecord | None] = [None] * len(tool_calls)
+        while waiting or running:
+            while waiting and len(running) < self.concurrency:
+                position, call = waiting.pop()
+                running[pool.submit(contextvars.copy_context().run, self._run_one_sync, call)] = position
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                records[running.pop(future)] = future.result()
+        return [record for record in records if record is not None]
 
-    def _needs_thread(self, tool_call: ToolCall) -> bool:
-        tool = self.tools.get(tool_call.tool_name)
-        return tool is not None and tool.async_function is None and not _is_malformed(tool_call)
+    def _rejected(self, tool_call: ToolCall) -> ToolCallRecord | None:
+        """The error record of a call that cannot run (unknown tool, malformed arguments), else None."""
+        name = tool_call.tool_name
+        if name not in self.tools:
+            message = unknown_tool_message(name, list(self.tools))
+        elif _is_malformed(tool_call):
+            message = malformed_arguments_message(tool_call)
+        else:
+            return None
+        return ToolCallRecord(tool_call, message, True, exception=ToolInvocationError(message, tool_name=name))
+
+    def _run_one_sync(self, tool_call: ToolCall) -> ToolCallRecord:
+        rejected = self._rejected(tool_call)
+        if rejected is not None:
+            return rejected
+        tool = self.tools[tool_call.tool_name]
+        context = self.make_context(tool_call)
+        started = time.perf_counter()
+        try:
+            value = _invoke_sync(tool, tool_call.arguments, context)
+        except Exception as exc:  # noqa: BLE001 - every tool failure becomes a message the model can act on
+            return _failed(tool_call, exc, started)
+        return _succeeded(tool_call, value, started)
 
     async def _run_one(
         self, tool_call: ToolCall, semaphore: asyncio.Semaphore, executor: ThreadPoolExecutor | None
     ) -> ToolCallRecord:
-        name = tool_call.tool_name
-        tool = self.tools.get(name)
-        if tool is None:
-            message = unknown_tool_message(name, list(self.tools))
-            return ToolCallRecord(tool_call, message, True, exception=ToolInvocationError(message, tool_name=name))
-        if _is_malformed(tool_call):
-            message = malformed_arguments_message(tool_call)
-            return ToolCallRecord(tool_call, message, True, exception=ToolInvocationError(message, tool_name=name))
+        rejected = self._rejected(tool_call)
+        if rejected is not None:
+            return rejected
+        tool = self.tools[tool_call.tool_name]
         context = self.make_context(tool_call)
         async with semaphore:
             started = time.perf_counter()
@@ -132,27 +229,55 @@ class ToolRunner:
                         executor, call_context.run, _invoke_sync, tool, tool_call.arguments, context
                     )
             except Exception as exc:  # noqa: BLE001 - every tool failure becomes a message the model can act on
-                duration = time.perf_counter() - started
-                return ToolCallRecord(tool_call, exception_message(name, exc), True, duration, exc)
-            duration = time.perf_counter() - started
-        from aiml_agent.tools import result_to_text
+                return _failed(tool_call, exc, started)
+            return _succeeded(tool_call, value, started)
 
-        return ToolCallRecord(tool_call, result_to_text(value), False, duration)
+
+def _failed(tool_call: ToolCall, exc: Exception, started: float) -> ToolCallRecord:
+    duration = time.perf_counter() - started
+    return ToolCallRecord(tool_call, exception_message(tool_call.tool_name, exc), True, duration, exc)
+
+
+def _succeeded(tool_call: ToolCall, value: Any, started: float) -> ToolCallRecord:
+    duration = time.perf_counter() - started
+    from aiml_agent.tools import result_to_text
+
+    return ToolCallRecord(tool_call, result_to_text(value), False, duration)
 
 
 def run_blocking(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to completion from sync code, also when called from inside a running event loop.
 
-    Inside a running loop the coroutine gets its own loop in a worker thread (with the caller's context
-    variables), since the caller's loop is blocked by the sync call.
+    The coroutine runs on a private loop (``asyncio.Runner`` with a loop factory), which, unlike
+    ``asyncio.run``, leaves the thread's current event loop set as it was (openai-agents' ``run_sync``
+    relies on it). Inside a running loop it gets that private loop in a worker thread (with the caller's
+    context variables), since the caller's loop is blocked by the sync call.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make_coroutine())
+    if not _in_running_loop():
+        return _run_private(make_coroutine)
     caller_context = contextvars.copy_context()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiml-agent-tools") as worker:
-        return worker.submit(caller_context.run, lambda: asyncio.run(make_coroutine())).result()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiml-agent-loop") as worker:
+        return worker.submit(caller_context.run, _run_private, make_coroutine).result()
+
+
+def _run_private(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run`` without touching the thread's current event loop."""
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+            return runner.run(make_coroutine())
+    loop = asyncio.new_event_loop()  # Python 3.10: what asyncio.run does, minus set_event_loop
+    try:
+        return loop.run_until_complete(make_coroutine())
+    finally:
+        try:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
 
 
 def tool_result_chunks(records: list[ToolCallRecord]) -> list[StreamingChunk]:
