@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import vcr
 import yaml
+from conftest import REAL_CASSETTES
 from haystack.dataclasses import ChatMessage, StreamingChunk
 from haystack.tools import Tool
 from haystack.utils import Secret
 
 from aiml_agent.agent import Agent
 from aiml_agent.generator import AIMLAPIChatGenerator
-from conftest import REAL_CASSETTES
 
 CASSETTES = REAL_CASSETTES
 REPLAY = vcr.VCR(record_mode="none", match_on=["method", "path"])

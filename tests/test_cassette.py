@@ -15,11 +15,10 @@ import httpx2
 import openai
 import pytest
 import yaml
+from conftest import REAL_CASSETTES
 from vcr.request import Request
 from vcr.serialize import deserialize, serialize
 from vcr.serializers import yamlserializer
-
-from conftest import REAL_CASSETTES
 
 from aiml_agent.testing import Reply, ScriptedServer, cassette
 from aiml_agent.testing.cassettes import (
@@ -103,9 +102,8 @@ def test_rewrite_records_again_and_bad_mode_is_refused(tmp_path: Path, monkeypat
         with cassette(tmp_path / "c", mode="rewrite"):
             assert ask(server.base_url, "q") == "second"
     assert "second" in (tmp_path / "c.yaml").read_text() and "first" not in (tmp_path / "c.yaml").read_text()
-    with pytest.raises(ValueError, match="Unknown cassette mode 'replay'"):
-        with cassette(tmp_path / "c", mode="replay"):
-            pass
+    with pytest.raises(ValueError, match="Unknown cassette mode 'replay'"), cassette(tmp_path / "c", mode="replay"):
+        pass
 
 
 def test_json_key_order_is_ignored_and_a_change_is_shown(tmp_path: Path) -> None:

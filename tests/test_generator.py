@@ -630,7 +630,7 @@ def _ssl_context_of(client: Any) -> Any:
 def test_default_clients_share_one_ssl_context_built_as_httpx2_does(server):
     import ssl
 
-    from aiml_agent.generator import default_ssl_context
+    from aiml_agent._http import default_ssl_context
 
     server.add("one", "two")
     first, second = make(server), make(server)
@@ -643,7 +643,7 @@ def test_default_clients_share_one_ssl_context_built_as_httpx2_does(server):
 
 
 async def test_async_client_shares_the_ssl_context(server):
-    from aiml_agent.generator import default_ssl_context
+    from aiml_agent._http import default_ssl_context
 
     server.add("async")
     generator = make(server)
@@ -654,7 +654,7 @@ async def test_async_client_shares_the_ssl_context(server):
 def test_ssl_cert_file_is_honoured(monkeypatch, tmp_path):
     import ssl
 
-    from aiml_agent.generator import default_ssl_context
+    from aiml_agent._http import default_ssl_context
 
     default = default_ssl_context()
     bundle = ssl.get_default_verify_paths().openssl_cafile

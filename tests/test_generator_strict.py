@@ -21,7 +21,7 @@ from aiml_agent.tools import create_tool
 USER = [ChatMessage.from_user("Weather in Paris?")]
 
 
-def get_weather(city: str, days: int = 3, unit: Optional[str] = None) -> str:
+def get_weather(city: str, days: int = 3, unit: str | None = None) -> str:
     """Return a forecast."""
     return f"{city}: sunny for {days} days ({unit})"
 

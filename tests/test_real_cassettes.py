@@ -9,18 +9,17 @@ A few cassette-specific facts are also checked by hand.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import vcr
 import yaml
+from conftest import REAL_CASSETTES
 from haystack.dataclasses import ChatMessage, StreamingChunk
 from haystack.tools import Tool
 from haystack.utils import Secret
 
 from aiml_agent.generator import AIMLAPIChatGenerator
-from conftest import REAL_CASSETTES
 
 CASSETTES = REAL_CASSETTES
 NAMES = sorted(p.name for p in CASSETTES.glob("*.yaml"))

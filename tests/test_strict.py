@@ -105,13 +105,13 @@ class Priority(enum.IntEnum):
 class Address(BaseModel):
     street: str
     city: str = "Paris"
-    zip_code: Optional[str] = None
+    zip_code: str | None = None
 
 
 class Person(BaseModel):
     name: Annotated[str, Field(description="Full name", min_length=1, max_length=80)]
     home: Address = Field(description="Where they live")  # $ref with a sibling description
-    work: Optional[Address] = None
+    work: Address | None = None
     tags: set[str] = set()
 
 
@@ -142,7 +142,7 @@ class Dog(BaseModel):
 
 
 class Pet(BaseModel):
-    pet: Annotated[Union[Cat, Dog], Field(discriminator="kind")]
+    pet: Annotated[Cat | Dog, Field(discriminator="kind")]
 
 
 def params(**fields: Any) -> dict[str, Any]:
@@ -516,7 +516,7 @@ def fn_scalars(city: str, days: int = 3, metric: bool = True, ratio: float | Non
 
 
 def fn_choices(
-    unit: Literal["c", "f"] = "c", color: Color = Color.RED, prio: Optional[Priority] = None
+    unit: Literal["c", "f"] = "c", color: Color = Color.RED, prio: Priority | None = None
 ) -> dict[str, Any]:
     """Choices."""
     return locals()

@@ -27,12 +27,33 @@ _EXPORTS: dict[str, str] = {
     "Agent": "aiml_agent.agent",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "AIMLAPIChatGenerator",
+    "AIMLAPIError",
+    "Agent",
+    "FunctionTool",
+    "OutputValidationError",
+    "RunContext",
+    "StrictSchemaError",
+    "ToolArgumentsError",
+    "ToolDefinitionError",
+    "Toolset",
+    "__version__",
+    "create_tool",
+    "to_strict_schema",
+    "tool",
+]
 
 if TYPE_CHECKING:
     from aiml_agent.agent import Agent
     from aiml_agent.context import RunContext
-    from aiml_agent.errors import AIMLAPIError, OutputValidationError, StrictSchemaError, ToolArgumentsError, ToolDefinitionError
+    from aiml_agent.errors import (
+        AIMLAPIError,
+        OutputValidationError,
+        StrictSchemaError,
+        ToolArgumentsError,
+        ToolDefinitionError,
+    )
     from aiml_agent.generator import AIMLAPIChatGenerator
     from aiml_agent.strict import to_strict_schema
     from aiml_agent.tools import FunctionTool, create_tool, tool

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-import ssl
 from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
@@ -38,10 +37,11 @@ from haystack.dataclasses import (
 from haystack.tools import ToolsType, flatten_tools_or_toolsets, serialize_tools_or_toolset
 from haystack.utils import Secret, serialize_callable
 from haystack.utils.http_client import init_http_client
-from openai import AsyncOpenAI, DefaultAsyncHttpxClient, DefaultHttpxClient, OpenAI, omit
+from openai import AsyncOpenAI, OpenAI
 from openai.resources.chat.completions import Completions
 from pydantic import BaseModel
 
+from aiml_agent._http import default_http_client, without_openai_environment_headers
 from aiml_agent._openai_errors import translated_errors
 from aiml_agent._responses import completion_to_message, read_stream, read_stream_async, stream_to_message
 
@@ -152,8 +152,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         """
         if self.http_client_kwargs:
             return init_http_client(self.http_client_kwargs, async_client=async_client)
-        kind = _AsyncHttpClient if async_client else _SyncHttpClient
-        return kind(base_url=self._base_url, timeout=self._effective_timeout(), verify=default_ssl_context())
+        return default_http_client(self._base_url, self._effective_timeout(), async_client=async_client)
 
     def _client_kwargs(self) -> dict[str, Any]:
         api_key = self._resolve_api_key()
@@ -162,7 +161,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             "base_url": self._base_url,
             "timeout": self._effective_timeout(),
             "max_retries": self._effective_max_retries(),
-            "default_headers": _without_openai_environment_headers(api_key),
+            "default_headers": without_openai_environment_headers(api_key),
         }
 
     @property
@@ -407,60 +406,6 @@ def _response_format_param(response_format: Any) -> Any:
 def _create_parameters() -> frozenset[str]:
     """Names `chat.completions.create` accepts; other generation kwargs go to `extra_body`."""
     return frozenset(inspect.signature(Completions.create).parameters) - {"self"}
-
-
-class _SyncHttpClient(DefaultHttpxClient):
-    """The SDK's default sync client (its defaults), closed when garbage-collected, as the SDK's own one is."""
-
-    def __del__(self) -> None:
-        if not self.is_closed:
-            try:
-                self.close()
-            except Exception:  # noqa: BLE001, S110 - best effort at interpreter teardown
-                pass
-
-
-class _AsyncHttpClient(DefaultAsyncHttpxClient):
-    """The SDK's default async client (its defaults), closed when garbage-collected on a running loop."""
-
-    def __del__(self) -> None:
-        if not self.is_closed:
-            try:
-                asyncio.get_running_loop().create_task(self.aclose())
-            except Exception:  # noqa: BLE001, S110 - no running loop: nothing to schedule the close on
-                pass
-
-
-def default_ssl_context() -> ssl.SSLContext:
-    """The SSL context of the default HTTP clients: the one the SDK's client would build, made once per process.
-
-    ``httpx2.create_ssl_context()`` is what ``httpx2.Client()`` calls for its default ``verify=True``: the
-    same CA bundle and verification, ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` honoured. It is cached per value
-    of those two variables, so changing them still takes effect for generators warmed up afterwards.
-    """
-    return _ssl_context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-
-
-@cache
-def _ssl_context_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-    import httpx2
-
-    return httpx2.create_ssl_context()
-
-
-def _without_openai_environment_headers(api_key: str) -> dict[str, Any]:
-    """Client headers that cancel the ones the openai SDK adds from OpenAI's own environment variables.
-
-    The SDK sends ``OPENAI_ORG_ID`` / ``OPENAI_PROJECT_ID`` as ``OpenAI-Organization`` / ``OpenAI-Project`` and every
-    header listed in ``OPENAI_CUSTOM_HEADERS`` (whose ``Authorization`` would even replace the AIMLAPI key) with each
-    request: OpenAI account settings that must not reach AIMLAPI. Explicit client headers win over them and ``omit``
-    removes one; per-request ``extra_headers`` still win over these.
-    """
-    names = ["OpenAI-Organization", "OpenAI-Project"]
-    names += [line.split(":", 1)[0].strip() for line in os.environ.get("OPENAI_CUSTOM_HEADERS", "").split("\n")]
-    headers: dict[str, Any] = {name: omit for name in names if name and name.lower() != "authorization"}
-    headers["Authorization"] = f"Bearer {api_key}"
-    return headers
 
 
 def _number_from_env(name: str, default: Any, kind: type) -> Any:

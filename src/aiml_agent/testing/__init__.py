@@ -17,7 +17,7 @@ _EXPORTS: dict[str, str] = {
     "UnplayedInteractionsError": "aiml_agent.testing.cassettes",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["RecordedRequest", "Reply", "ScriptedServer", "ToolCallReply", "UnplayedInteractionsError", "cassette"]
 
 if TYPE_CHECKING:
     from aiml_agent.testing.cassettes import UnplayedInteractionsError, cassette

@@ -1,0 +1,38 @@
+"""The public names DESIGN.md promises, importable from the package roots, and cheap to import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import aiml_agent
+import aiml_agent.testing
+
+
+def test_every_public_name_resolves_and_is_listed() -> None:
+    promised = {"AIMLAPIChatGenerator", "tool", "create_tool", "Toolset", "RunContext", "to_strict_schema",
+                "StrictSchemaError", "Agent"}
+    assert promised <= set(aiml_agent.__all__)
+    for name in aiml_agent.__all__:
+        assert getattr(aiml_agent, name) is not None, name
+    assert {"ScriptedServer", "cassette"} <= set(aiml_agent.testing.__all__)
+    for name in aiml_agent.testing.__all__:
+        assert getattr(aiml_agent.testing, name) is not None, name
+
+
+def test_unknown_name_is_a_clear_attribute_error() -> None:
+    try:
+        aiml_agent.Agnet  # noqa: B018 - a typo a user could make
+    except AttributeError as error:
+        assert "Agnet" in str(error)
+    else:
+        raise AssertionError("a misspelt name must raise AttributeError")
+
+
+def test_importing_the_package_loads_nothing_heavy() -> None:
+    code = (
+        "import sys, aiml_agent, aiml_agent.testing\n"
+        "print(sorted(m for m in ('haystack', 'openai', 'pydantic', 'vcr', 'httpx2') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
