@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import time
 from typing import Any
 
@@ -10,6 +14,7 @@ from haystack import Pipeline
 from haystack.core.serialization import allow_deserialization_module
 from haystack.dataclasses import ChatMessage
 from haystack.tools import Tool
+from haystack.tools import Toolset as HaystackToolset
 from haystack.utils import Secret
 from pydantic import BaseModel
 
@@ -223,6 +228,59 @@ def test_tools_given_to_run_override_init_tools() -> None:
     assert [t["function"]["name"] for t in server.requests[0].body["tools"]] == ["other"]
 
 
+@pytest.mark.parametrize("init_tools", [True, False], ids=["init tools", "no init tools"])
+async def test_exit_condition_not_among_the_run_tools_is_rejected_before_any_request(init_tools: bool) -> None:
+    other = Tool(name="other", description="Other.", parameters=CITY, function=lambda city: "other")
+    with ScriptedServer(["never sent"]) as server:
+        agent = Agent(generator_for(server), [weather_tool()] if init_tools else None, exit_conditions=["get_weather"])
+        with pytest.raises(ValueError, match=r"exit_conditions \['get_weather'\].*tools: \['other'\]"):
+            agent.run("go", tools=[other])
+        with pytest.raises(ValueError, match="get_weather"):
+            await agent.run_async("go", tools=[other])
+        assert server.requests == []
+
+
+class RemoteToolset(HaystackToolset):
+    """A Toolset that loads its tools in ``warm_up()`` (as MCPToolset does): empty until warmed up."""
+
+    def __init__(self) -> None:
+        super().__init__(tools=[])
+        self.warm_ups = 0
+
+    def warm_up(self) -> None:
+        self.warm_ups += 1
+        if not self.tools:
+            self.tools = [weather_tool()]
+
+
+def weather_script(runs: int) -> list[Any]:
+    return [Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Oslo"})]), "done"] * runs
+
+
+async def test_tools_are_warmed_up_outside_a_pipeline() -> None:
+    """Haystack's Tool.invoke warms a tool, but a Toolset that loads its tools in warm_up() must be warmed
+    before the first request: init tools once per agent (by its first run), run-time tools at every run."""
+    init_set, run_set = RemoteToolset(), RemoteToolset()
+    with ScriptedServer(weather_script(4)) as server:
+        agent = Agent(generator_for(server), init_set)
+        first = agent.run("go")
+        await agent.run_async("go")
+        agent.run("go", tools=run_set)
+        await agent.run_async("go", tools=run_set)
+        assert all(r.body["tools"][0]["function"]["name"] == "get_weather" for r in server.requests)
+    assert first["steps"][0].tool_calls[0].result == "Sunny in Oslo"
+    assert (init_set.warm_ups, run_set.warm_ups) == (1, 2)
+
+
+def test_warm_up_counts_as_the_init_tools_warm_up() -> None:
+    toolset = RemoteToolset()
+    with ScriptedServer(weather_script(1)) as server:
+        agent = Agent(generator_for(server), toolset)
+        agent.warm_up()
+        assert agent.run("go")["steps"][0].tool_calls[0].result == "Sunny in Oslo"
+    assert toolset.warm_ups == 1
+
+
 def test_tools_receive_run_context_with_deps() -> None:
     seen: list[RunContext[Any]] = []
 
@@ -241,6 +299,26 @@ def test_tools_receive_run_context_with_deps() -> None:
     assert [m.role.value for m in seen[0].messages] == ["user", "assistant"]
     assert result["messages"][2].tool_call_result.result == "ann in Paris"
     assert current_run_context.get() is None
+
+
+def test_tool_calls_of_one_step_share_one_copy_of_the_messages() -> None:
+    """A turn of many calls copies the conversation once, not once per call; the run's own list stays apart."""
+    seen: list[RunContext[Any]] = []
+
+    def remember(city: str) -> str:
+        context = current_run_context.get()
+        assert context is not None
+        seen.append(context)
+        return city
+
+    tool = Tool(name="remember", description="Remember.", parameters=CITY, function=remember)
+    calls = [ToolCallReply("remember", {"city": f"c{i}"}, id=f"id{i}") for i in range(3)]
+    with ScriptedServer([Reply(tool_calls=calls), Reply(tool_calls=calls[:1]), "ok"]) as server:
+        result = Agent(generator_for(server), [tool]).run("go")
+    first_step, second_step = seen[:3], seen[3]
+    assert all(c.messages is first_step[0].messages for c in first_step)
+    assert first_step[0].messages is not result["messages"] and second_step.messages is not first_step[0].messages
+    assert len(first_step[0].messages) == 2 and len(second_step.messages) == 6
 
 
 def test_run_context_of_a_later_step_sees_the_messages_so_far() -> None:
@@ -326,3 +404,44 @@ def test_agent_inside_a_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result["agent"]["last_message"].text == "It is sunny."
     assert result["agent"]["exit_reason"] == "text"
     assert len(result["agent"]["messages"]) == 4
+
+
+def run_in_fresh_process(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new interpreter without any deserialization allowlist from the environment."""
+    env = {k: v for k, v in os.environ.items() if k != "HAYSTACK_DESERIALIZATION_ALLOWLIST"}
+    env["HAYSTACK_TELEMETRY_ENABLED"] = "False"
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_from_dict_works_in_a_fresh_process_that_imported_only_the_agent_module() -> None:
+    done = run_in_fresh_process(
+        """
+        from aiml_agent.agent import Agent
+
+        data = Agent(system_prompt="S").to_dict()
+        assert Agent.from_dict(data).to_dict() == data
+        print("restored")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "restored"
+
+
+def test_pipeline_loads_in_a_fresh_process_that_imported_only_the_generator_module() -> None:
+    """Needs ``from aiml_agent import _haystack`` in generator.py (the module that makes the allowlist call)."""
+    done = run_in_fresh_process(
+        """
+        from haystack import Pipeline
+        from aiml_agent.generator import AIMLAPIChatGenerator
+
+        pipeline = Pipeline()
+        pipeline.add_component("llm", AIMLAPIChatGenerator(model="m"))
+        data = pipeline.to_dict()
+        assert Pipeline.from_dict(data).to_dict() == data
+        print("restored")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "restored"

@@ -144,7 +144,7 @@ def test_structured_output_retries_once_after_an_invalid_answer() -> None:
     schema = response_format["json_schema"]["schema"]
     assert schema["additionalProperties"] is False and sorted(schema["required"]) == ["city", "note", "temperature"]
     retry = server.requests[1].body["messages"][-1]
-    assert retry["role"] == "user" and "temperature" in retry["content"] and "Field required" in retry["content"]
+    assert retry["role"] == "user" and "- temperature: required, but missing" in retry["content"]
     assert [m.role.value for m in result["messages"]] == ["user", "assistant", "user", "assistant"]
 
 
@@ -180,3 +180,30 @@ def test_structured_output_gives_up_with_a_clear_error() -> None:
         with pytest.raises(OutputValidationError, match="did not match Forecast after 3 attempts"):
             agent.run("Forecast?")
         assert len(server.requests) == 3
+
+
+class Readings(BaseModel):
+    values: list[int]
+
+
+def test_an_answer_with_many_bad_fields_is_described_in_a_few_lines() -> None:
+    """500 bad items: the retry message and the final error list a capped number, each with where and what came."""
+    bad = '{"values": [' + ", ".join('"x"' for _ in range(500)) + "]}"
+    with ScriptedServer([bad, bad]) as server:
+        agent = Agent(generator_for(server), output_type=Readings, output_retries=1)
+        with pytest.raises(OutputValidationError) as raised:
+            agent.run("Readings?")
+        retry = server.requests[1].body["messages"][-1]["content"]
+    problems = str(raised.value).split("\nLast answer:")[0]  # the answer itself follows, as the model sent it
+    for text in (retry, problems):
+        assert '- values[0]: Input should be a valid integer, unable to parse string as an integer; got "x"' in text
+        assert "- ... and 490 more invalid fields" in text
+        assert "values[10]" not in text and len(text) < 1500
+
+
+def test_an_answer_that_is_not_json_is_named_as_the_whole_answer() -> None:
+    with ScriptedServer(["not json", '{"city": "Oslo", "temperature": 1}']) as server:
+        result = Agent(generator_for(server), output_type=Forecast).run("Forecast?")
+        retry = server.requests[1].body["messages"][-1]["content"]
+    assert result["output"] == Forecast(city="Oslo", temperature=1)
+    assert '- (answer): Invalid JSON: expected ident at line 1 column 2; got "not json"' in retry

@@ -322,3 +322,33 @@ def test_shared_pool_is_reused_and_grows_for_a_larger_concurrency() -> None:
     assert larger is not first
     assert tool_runner.shared_executor() is larger
     assert larger.submit(lambda: 42).result() == 42
+
+
+def grow_the_shared_pool(city: str) -> str:
+    """While this run is in progress, another runner needs more workers and replaces the shared pool.
+
+    :param city: The city.
+    """
+    from aiml_agent import tool_runner
+
+    assert tool_runner._POOL is not None
+    tool_runner.shared_executor(tool_runner._POOL[1] + 1)
+    return city
+
+
+@pytest.mark.parametrize("mode", ["run", "run_async"])
+async def test_a_run_keeps_working_when_another_runner_replaces_the_shared_pool(mode: str) -> None:
+    """With concurrency 1 the second call is submitted after the pool was replaced: it must still run."""
+    calls = [ToolCallReply("grow_the_shared_pool", {"city": f"c{i}"}, id=f"id{i}") for i in range(2)]
+    with ScriptedServer([Reply(tool_calls=calls), "done"]) as server:
+        agent = Agent(generator_for(server), [create_tool(grow_the_shared_pool)], tool_concurrency=1)
+        result = agent.run("go") if mode == "run" else await agent.run_async("go")
+    assert tool_results(result) == ["c0", "c1"]
+    assert not any(record.error for record in result["steps"][0].tool_calls)
+
+
+def test_tool_runner_used_alone_refuses_a_concurrency_below_one() -> None:
+    from aiml_agent.tool_runner import ToolRunner
+
+    with pytest.raises(ValueError, match="concurrency must be at least 1, got 0"):
+        ToolRunner({}, concurrency=0, make_context=lambda call: RunContext())

@@ -219,3 +219,44 @@ def test_rewrite_keeps_the_old_cassette_until_the_new_one_is_complete(tmp_path: 
                 assert ask(server.base_url, "q") == "old"
     assert "newer" in path.read_text() and "old" not in path.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def round_trip(body: str) -> tuple[str, Any, Any]:
+    """Serialize one request and response carrying ``body``; the file text and both bodies loaded back."""
+    request = Request("POST", "http://x/v1/chat/completions", body, {"content-type": "application/json"})
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": body.encode()}}
+    text = serialize({"requests": [request], "responses": [response]}, ReadableYAMLSerializer)
+    (requests, responses) = deserialize(text, ReadableYAMLSerializer)
+    return text, requests[0].body, responses[0]["body"]["string"]
+
+
+def test_json_yaml_cannot_write_is_stored_as_its_text() -> None:
+    body = '{"k": "\\ud800"}'  # valid JSON, but the string it holds (a lone surrogate) is no UTF-8 text
+    text, request_body, response_body = round_trip(body)
+    assert request_body == response_body == body.encode()
+    assert "json:" not in text
+
+
+def test_a_body_the_yaml_form_would_change_falls_back_to_plainer_forms(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiml_agent.testing import cassettes
+
+    def lossy(dumper: Any, value: str) -> Any:  # a writer that loses a trailing "!" unless quoted
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value.rstrip("!"))
+
+    monkeypatch.setitem(cassettes._Dumper.yaml_representers, str, lossy)
+    text, request_body, response_body = round_trip('{"a":"x!"}')  # its JSON form loses the "!": kept as text
+    assert request_body == response_body == b'{"a":"x!"}' and "json:" not in text
+    text, request_body, response_body = round_trip("plain text!")  # its text loses it too: double-quoted
+    assert request_body == response_body == b"plain text!" and text.count('"plain text!"') == 2
+    assert "hello" in round_trip('{"a":"hello"}')[0]  # bodies the writer keeps stay readable
+
+    monkeypatch.setitem(cassettes._Dumper.yaml_representers, cassettes._Quoted, lossy)
+    with pytest.raises(ValueError, match="load back exactly"):
+        round_trip("no way to keep this!")
+
+
+def test_cassette_path_adds_yaml_only_without_a_suffix(tmp_path: Path) -> None:
+    from aiml_agent.testing.cassettes import cassette_path
+
+    assert cassette_path(tmp_path / "run") == tmp_path / "run.yaml"
+    assert cassette_path("run.yml") == Path("run.yml") and cassette_path("a/run.json") == Path("a/run.json")

@@ -341,3 +341,39 @@ def test_style_is_plain_unless_a_terminal_without_no_color(monkeypatch: pytest.M
     assert Style(io.StringIO())("hi", "bold") == "hi"
     monkeypatch.setenv("NO_COLOR", "1")
     assert Style(Terminal())("hi", "bold") == "hi"
+
+
+def test_parameter_lines_follow_refs_only_to_where_they_point() -> None:
+    from aiml_agent.cli.schema_text import has_description, parameter_lines
+
+    inner = {"type": "object", "description": "A place.", "properties": {"city": {"type": "string"}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "home": {"$ref": "#/definitions/Place"},  # draft-7 spelling
+            "work": {"$ref": "#/$defs/Place"},  # no $defs here: points nowhere, so not expanded
+        },
+        "definitions": {"Place": inner},
+    }
+    lines = parameter_lines(schema, indent="")
+    assert lines == [
+        "home (Place, optional)  A place.",
+        "  city (string, optional)",
+        "work (Place, optional)",
+    ]
+    assert has_description(schema["properties"]["home"], schema)
+    assert not has_description(schema["properties"]["work"], schema)
+
+
+def test_loading_a_file_target_again_does_not_grow_sys_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiml_agent.cli.target import load_module
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    path = tmp_path / "plain_tools_for_path.py"
+    path.write_text("def ping() -> str:\n    return 'pong'\n")
+    for _ in range(3):
+        module = load_module(str(path))
+        sys.modules.pop(module.__name__)  # as when a test (or a failed import) drops it: it is imported again
+    assert sys.path.count(str(tmp_path.resolve())) == 1

@@ -45,7 +45,7 @@ def test_every_project_cassette_becomes_a_transcript(path: Path, capsys: pytest.
     out = show(path, capsys)
 
     assert out.count("── request ") == out.count("── reply ") == len(interactions)
-    assert "  user: " in out and "  assistant" in out and "  tokens: " in out
+    assert "  user: " in out and "  assistant" in out and " tokens (" in out
     assert "(not valid JSON)" not in out and "<not valid JSON" not in out
 
 
@@ -57,9 +57,9 @@ def test_real_cassettes_in_detail(capsys: pytest.CaptureFixture[str]) -> None:
     assert "  tool [call_fFAB8MNL3tUdfNIIdsIJTo0H]: Did you mean Mexico City?" in retry
     assert '  assistant → get_weather_in_city({"city": "Mexico City"})  [call_hLYHO5lK5lmiukTZv6VQzz3x]' in retry
     assert "  assistant: The weather in Mexico City is currently sunny." in retry
-    assert "  tokens: 47 prompt + 17 completion = 64" in retry
+    assert "  64 tokens (47 prompt + 17 completion)\n" in retry
     assert "… 3 earlier messages, as in the request before" in retry  # later requests show only what is new
-    assert "total: 3 requests, tokens: 250 prompt + 44 completion = 294" in retry
+    assert "total: 3 requests · 294 tokens (250 prompt + 44 completion)\n" in retry
 
     parallel = show(REAL / "test_open_ai_function_calls_tools_streaming_parallel.yaml", capsys)
     assert "(model gpt-3.5-turbo, streamed)" in parallel
@@ -71,7 +71,7 @@ def test_real_cassettes_in_detail(capsys: pytest.CaptureFixture[str]) -> None:
 
     streamed = show(REAL / "test_run_stream_sync_streams_real_model.yaml", capsys)
     assert "  assistant: The capital of the UK is London." in streamed
-    assert "  tokens: 78 prompt + 9 completion = 87" in streamed  # from the include_usage chunk
+    assert "  87 tokens (78 prompt + 9 completion)" in streamed  # from the include_usage chunk
 
     complex_run = show(REAL / "test_complex_agent_run.yaml", capsys)
     assert "  tools (19): get_weather [strict], get_country," in complex_run
@@ -135,10 +135,9 @@ def test_our_readable_layout_errors_and_python_tags(tmp_path: Path, capsys: pyte
     assert "  system: Be brief." in out
     assert "  user: Look at this:\n      [image_url]" in out
     assert "── reply 1  (HTTP 200, m-1, finish stop)\n  assistant: A cat." in out
-    assert "  tokens: 12 prompt + 2 completion = 14" in out
-    assert "  cost: credits_used 7, usd_spent 0.0000035" in out
+    assert "  14 tokens (12 prompt + 2 completion) · cost 7 credits, $0.0000035\n" in out  # as `run` shows it
     assert "── reply 2  (HTTP 429)\n  error: Too many requests" in out
-    assert "total: 2 requests, tokens: 12 prompt + 2 completion = 14, cost credits_used 7" in out
+    assert "total: 2 requests · 14 tokens (12 prompt + 2 completion) · cost 7 credits, $0.0000035\n" in out
 
 
 def test_malformed_cassettes_are_one_line_errors(tmp_path: Path) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_cli import WEATHER_TOOLS, call_cli, run_cli
+from test_cli import WEATHER_TOOLS, call_cli, isolated_imports, run_cli  # noqa: F401 - a fixture
 
 from aiml_agent.testing import RecordedRequest, Reply, ScriptedServer, ToolCallReply
 
@@ -107,12 +109,52 @@ def test_replay_of_a_changed_prompt_fails_naming_the_difference(
 ) -> None:
     monkeypatch.chdir(recording.folder)
     monkeypatch.setattr(sys, "path", list(sys.path))
+    retries = count_retries(monkeypatch)
+    started = time.perf_counter()
     code, _, err = call_cli(capsys, "run", "weather.py", "What's the weather in Rome?", "--cassette", "run")
 
+    assert retries == [] and time.perf_counter() - started < 5  # default retries, yet none: it fails at once
     assert code == 1
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("aiml-agent: error: run.yaml: no recording matches POST /v1/chat/completions")
     assert '+ "content": "What\'s the weather in Rome?"' in err and "--record" in err
+
+
+def count_retries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record each retry the OpenAI client makes (its number), still waiting as it would."""
+    from openai._base_client import AsyncAPIClient, SyncAPIClient
+
+    retries: list[int] = []
+    for client in (SyncAPIClient, AsyncAPIClient):
+        real = client._sleep_for_retry
+
+        def counting(self: Any, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            retries.append(kwargs.get("retries_taken", 0) + 1)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(client, "_sleep_for_retry", counting)
+    return retries
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_a_recorded_server_error_replays_with_the_retry_that_followed_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weather.py").write_text(WEATHER_TOOLS)
+    monkeypatch.setenv("AIMLAPI_API_KEY", KEY)
+    retries = count_retries(monkeypatch)
+    overloaded = Reply.error(503, "Overloaded", headers={"retry-after-ms": "10"})
+    with ScriptedServer([overloaded, Reply(text="Sunny.")]) as server:
+        args = ["run", "weather.py", "Weather?", "--base-url", server.base_url, "--cassette", "retry", "--record"]
+        code, out, err = call_cli(capsys, *args)
+    assert (code, err, retries) == (0, "", [1]) and out.startswith("Sunny.")
+    monkeypatch.delenv("AIMLAPI_API_KEY")
+
+    code, out, err = call_cli(capsys, "run", "weather.py", "Weather?", "--cassette", "retry")
+
+    assert (code, err) == (0, "") and out.startswith("Sunny.")  # the 503, then the retry's answer
+    assert retries == [1, 1]
 
 
 def test_cassette_show_reads_the_cassettes_the_cli_records(recording: Recording) -> None:
@@ -125,9 +167,10 @@ def test_cassette_show_reads_the_cassettes_the_cli_records(recording: Recording)
     assert '  assistant → get_weather({"city": "Paris"})  [call_w]' in out
     assert "  tool [call_w]: Sunny, 22 celsius in Paris" in out
     assert "  assistant: It is sunny in Paris." in out
-    assert "  tokens: 10 prompt + 5 completion = 15" in out
-    assert "  cost: credits_used 42, usd_spent 0.000021" in out
-    assert "total: 2 requests, tokens: 50 prompt + 11 completion = 61" in out
+    assert "  15 tokens (10 prompt + 5 completion)\n" in out
+    assert "  46 tokens (40 prompt + 6 completion) · cost 42 credits, $0.000021\n" in out
+    # the same words as the summary line of the run that recorded it
+    assert "total: 2 requests · 61 tokens (50 prompt + 11 completion) · cost 42 credits, $0.000021\n" in out
 
 
 def test_run_json_with_model_system_strict_and_max_steps(tmp_path: Path) -> None:
@@ -186,3 +229,15 @@ def test_summary_line_names_cost_and_why_the_run_stopped() -> None:
     line = summary_line(result, 1.5)
     assert line == "3 steps · 10 tokens (7 prompt + 3 completion) · cost $0.0000015 · 1.50 s · stopped: max_steps"
     assert summary_line({"steps": [object()], "usage": {}, "exit_reason": "text"}, 0.25) == "1 step · 250 ms"
+
+
+def test_usage_text_is_one_wording_for_every_command() -> None:
+    from aiml_agent.cli.common import usage_text
+
+    assert usage_text({"prompt_tokens": 7, "completion_tokens": 3}) == "10 tokens (7 prompt + 3 completion)"
+    assert usage_text({"total_tokens": 12}) == "12 tokens"  # some servers send only the total
+    assert usage_text({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "requests": 1}) == ""
+    assert usage_text(None, {"credits_used": 3, "usd_spent": 1.5e-06, "other": 2, "flag": True, "note": "x"}) == (
+        "cost 3 credits, $0.0000015, other 2"
+    )
+    assert usage_text(None, None) == ""

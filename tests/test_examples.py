@@ -80,7 +80,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subproc
     started = {name: _start([sys.executable, str(EXAMPLES / f"{name}.py")]) for name in EXPECTED}
     started["pytest"] = _start([sys.executable, "-m", "pytest", "examples/test_replayable_agent.py", "-q",
                                 "-p", "no:cacheprovider", "--record-mode=none"])
-    started["edited"] = _start([sys.executable, str(edited)], PYTHONPATH=str(EXAMPLES))
+    # OPENAI_LOG=info: the client would log "Retrying request" on stderr for every retry
+    started["edited"] = _start([sys.executable, str(edited)], PYTHONPATH=str(EXAMPLES), OPENAI_LOG="info")
     yield started
     for process in started.values():
         if process.poll() is None:
@@ -130,6 +131,7 @@ def test_edited_prompt_fails_the_replay_with_a_diff(runs: dict[str, subprocess.P
     assert """-      "content": "What's Natural Language Processing? Answer in one sentence.",""" in stderr
     assert """+      "content": "What's Natural Language Processing? Answer in two sentences.",""" in stderr
     assert "Natural Language Processing (NLP) is" not in stdout  # no stale answer was printed
+    assert "Retrying request" not in stderr  # with the default retries, a request with no recording is not retried
 
 
 def _copy_quickstart(root: Path) -> None:

@@ -677,3 +677,139 @@ def test_http_client_kwargs_still_build_haystacks_client(server):
     assert generator.run("Hi")["replies"][0].text == "ok"
     assert isinstance(generator.client._client, httpx.Client)  # haystack's init_http_client, not the shared one
     assert server.requests[0].headers["x-from-kwargs"] == "yes"
+
+
+# ---- review fixes: redacted tracebacks, one async client per event loop, settings fixed at client build ---
+
+
+def test_redacted_key_is_not_in_the_traceback_either(server, monkeypatch):
+    """The server echoes the key: neither the AIMLAPIError nor its chained cause may carry it into a traceback."""
+    import traceback
+
+    monkeypatch.setenv("AIMLAPI_API_KEY", FAKE_KEY)
+    server.add(Reply.error(401, f"Key {FAKE_KEY} is not valid", request_id="req-401"))
+    with pytest.raises(AIMLAPIError) as info:
+        make(server, api_key=Secret.from_env_var("AIMLAPI_API_KEY")).run("Hi")
+    error = info.value
+    assert "401" in str(error) and "req-401" in str(error) and "***" in str(error)
+    assert FAKE_KEY not in "".join(traceback.format_exception(error))
+    assert error.__cause__ is None and error.__suppress_context__  # the SDK's error (with the echo) is not shown
+
+
+def test_unredacted_error_keeps_the_sdk_error_as_its_cause(server):
+    import openai
+
+    server.add(Reply.error(400, "Invalid model", request_id="req-400"))
+    with pytest.raises(AIMLAPIError) as info:
+        make(server, api_key=Secret.from_token(FAKE_KEY)).run("Hi")
+    assert isinstance(info.value.__cause__, openai.BadRequestError)  # nothing to hide: the cause stays for debugging
+
+
+def test_two_threads_with_their_own_event_loops_share_one_generator(monkeypatch) -> None:
+    """Each thread's asyncio.run uses a client of its own loop, even when the other thread made one in between.
+
+    Thread "a" is held between getting its client and sending until thread "b" has made a client on its own
+    loop and holds an idle connection: a generator with one client per instance would send a's request on it.
+    Then both threads run several requests at once.
+    """
+    import asyncio
+    import threading
+
+    a_is_held, b_has_a_client, a_sent = threading.Event(), threading.Event(), threading.Event()
+    prepare = AIMLAPIChatGenerator._request
+
+    def held_prepare(self: AIMLAPIChatGenerator, messages: Any, *args: Any) -> Any:
+        if messages == "a-held":  # a already has its client for this run
+            a_is_held.set()
+            assert b_has_a_client.wait(timeout=10)
+        return prepare(self, messages, *args)
+
+    monkeypatch.setattr(AIMLAPIChatGenerator, "_request", held_prepare)
+
+    from aiml_agent._http import _AsyncHttpClient
+
+    made, send = _AsyncHttpClient.__init__, _AsyncHttpClient.send
+
+    def made_on_loop(self: _AsyncHttpClient, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self.test_loop = asyncio.get_running_loop()
+
+    async def send_on_own_loop(self: _AsyncHttpClient, *args: Any, **kwargs: Any) -> Any:
+        if self.test_loop is not asyncio.get_running_loop():  # fail at once rather than hang on b's connection
+            raise RuntimeError("a client made on another event loop was used")
+        return await send(self, *args, **kwargs)
+
+    monkeypatch.setattr(_AsyncHttpClient, "__init__", made_on_loop)
+    monkeypatch.setattr(_AsyncHttpClient, "send", send_on_own_loop)
+
+    def echo(body: dict[str, Any]) -> Reply:
+        return Reply(text=f"echo {body['messages'][-1]['content']}", delay=0.005)
+
+    problems: list[str] = []
+    answers: dict[str, list[str]] = {}
+
+    async def runs(name: str, generator: AIMLAPIChatGenerator) -> list[str]:
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: problems.append(str(ctx)))
+        if name == "b":
+            await asyncio.to_thread(a_is_held.wait, 10)
+        texts = [(await generator.run_async(f"{name}-first"))["replies"][0].text]
+        if name == "a":
+            try:
+                texts.append((await generator.run_async("a-held"))["replies"][0].text)
+            finally:
+                a_sent.set()
+        else:
+            b_has_a_client.set()
+            await asyncio.to_thread(a_sent.wait, 10)  # b's loop stays open, its connection idle, meanwhile
+        for round_ in range(3):
+            results = await asyncio.gather(*[generator.run_async(f"{name}-{round_}-{i}") for i in range(3)])
+            texts += [result["replies"][0].text for result in results]
+        await generator.close_async()  # closes this loop's client only: the other thread's keeps working
+        return texts
+
+    def worker(generator: AIMLAPIChatGenerator) -> None:
+        name = threading.current_thread().name
+        try:
+            answers[name] = asyncio.run(runs(name, generator))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            problems.append(f"{name}: {exc!r}")
+
+    with ScriptedServer(echo) as server:
+        generator = make(server, timeout=5)  # a request sent on another loop's connection may hang
+        threads = [threading.Thread(target=worker, args=(generator,), name=name) for name in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not problems
+    rounds = [f"{r}-{i}" for r in range(3) for i in range(3)]
+    assert answers["a"] == ["echo a-first", "echo a-held"] + [f"echo a-{x}" for x in rounds]
+    assert answers["b"] == ["echo b-first"] + [f"echo b-{x}" for x in rounds]
+
+
+def test_settings_are_fixed_when_the_client_is_built(server, monkeypatch):
+    """Error messages name the timeout/retries the client really uses, even if the environment changed since."""
+    monkeypatch.setenv("AIMLAPI_TIMEOUT", "0.2")
+    monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "0")
+    server.add("warm", Reply(text="slow", delay=0.8))
+    generator = make(server, max_retries=None)
+    assert generator.run("Hi")["replies"][0].text == "warm"
+    monkeypatch.setenv("AIMLAPI_TIMEOUT", "99")
+    monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "not a number")  # not read again: the request still runs
+    with pytest.raises(AIMLAPIError, match=r"timed out after 0\.2s \(max_retries=0\)"):
+        generator.run("Hi")
+
+
+async def test_close_async_closes_this_loops_client_and_a_later_run_makes_a_new_one(server):
+    server.add("one", "two", "three")
+    generator = make(server)
+    assert (await generator.run_async("Hi"))["replies"][0].text == "one"
+    first = generator.async_client
+    await generator.close_async()
+    assert first.is_closed() and generator.async_client is None
+    assert (await generator.run_async("Hi"))["replies"][0].text == "two"
+    second = generator.async_client
+    assert second is not first
+    await second.close()  # closed behind the generator's back: the next run still gets a working client
+    assert (await generator.run_async("Hi"))["replies"][0].text == "three"
+    assert generator.async_client is not second

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import enum
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Literal, Optional, Union
 
 import jsonschema
@@ -17,9 +18,10 @@ from haystack.utils import Secret
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from typing_extensions import NotRequired, TypedDict
 
+from aiml_agent import strict as strict_module
 from aiml_agent.errors import StrictSchemaError
 from aiml_agent.generator import AIMLAPIChatGenerator
-from aiml_agent.strict import MAX_TOOLS, to_strict_schema, tool_definitions
+from aiml_agent.strict import MAX_TOOLS, resolve_ref, to_strict_schema, tool_definitions
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 from aiml_agent.tools import create_tool
 
@@ -322,6 +324,30 @@ def test_root_given_as_ref_is_spelled_out() -> None:
     assert strict["properties"] == {"x": {"type": ["integer", "null"]}} and strict["required"] == ["x"]
 
 
+def test_resolve_ref_follows_local_json_pointers_only() -> None:
+    address = {"type": "object", "properties": {"city": {"type": "string"}}}
+    root = {"$defs": {"Address": address, "a/b~c": {"type": "integer"}}, "definitions": {"Old": {"type": "string"}},
+            "properties": {"xs": {"anyOf": [{"type": "null"}, address]}}}  # fmt: skip
+    assert resolve_ref("#/$defs/Address", root) is address
+    assert resolve_ref("#/definitions/Old", root) == {"type": "string"}
+    assert resolve_ref("#/$defs/a~1b~0c", root) == {"type": "integer"}  # JSON pointer escapes
+    assert resolve_ref("#/%24defs/Address", root) is address  # percent-encoded fragment
+    assert resolve_ref("#/properties/xs/anyOf/1", root) is address
+    for missing in ("#/$defs/Nope", "#/definitions/Address", "#/properties/xs/anyOf/9", "Address",
+                    "other.json#/$defs/Address", "#", 42, None):  # fmt: skip
+        assert resolve_ref(missing, root) is None
+
+
+def test_ref_into_another_definitions_section_is_not_mistaken_for_a_def() -> None:
+    # "#/definitions/A" is not "#/$defs/A": following it to $defs would send a $ref that points nowhere
+    schema = {"type": "object", "properties": {"a": {"$ref": "#/definitions/A"}},
+              "$defs": {"A": {"type": "object", "properties": {}}}}  # fmt: skip
+    with pytest.raises(StrictSchemaError, match="cannot resolve"):
+        to_strict_schema(schema)
+    schema["properties"]["a"]["$ref"] = "#/$defs/A"
+    check_openai_strict(to_strict_schema(schema))
+
+
 def test_existing_closed_objects_and_empty_objects_are_fine() -> None:
     schema = {
         "type": "object",
@@ -500,6 +526,76 @@ def test_tool_limit_and_duplicate_names() -> None:
     assert tool_definitions([], strict=True) == []
 
 
+@pytest.fixture
+def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count real conversions (the names of the tools converted), starting from an empty cache."""
+    calls: list[str] = []
+    real = strict_module.to_strict_schema
+
+    def counting(schema: dict[str, Any], *, tool_name: str | None = None) -> dict[str, Any]:
+        calls.append(str(tool_name))
+        return real(schema, tool_name=tool_name)
+
+    monkeypatch.setattr(strict_module, "to_strict_schema", counting)
+    monkeypatch.setattr(strict_module, "_cache", type(strict_module._cache)())
+    return calls
+
+
+def test_strict_schemas_are_converted_once_and_handed_out_as_copies(conversions: list[str]) -> None:
+    tool = make_tool("weather", params(city=str, days=(int, 3)))
+    first = tool_definitions([tool], strict=True)
+    for _ in range(3):
+        assert tool_definitions([tool], strict=True) == first
+    assert conversions == ["weather"]
+    first[0]["function"]["parameters"]["properties"].clear()  # what the caller does to its copy ...
+    [again] = tool_definitions([tool], strict=True)
+    assert set(again["function"]["parameters"]["properties"]) == {"city", "days"}  # ... never reaches the cache
+    assert again["function"]["parameters"] == to_strict_schema(tool.parameters)
+
+
+def test_a_schema_edited_in_place_is_converted_again(conversions: list[str]) -> None:
+    tool = make_tool("weather", params(city=str))
+    tool_definitions([tool], strict=True)
+    tool.parameters["properties"]["days"] = {"type": "integer"}  # edited in place between two requests
+    [after] = tool_definitions([tool], strict=True)
+    assert after["function"]["parameters"]["required"] == ["city", "days"]
+    tool.parameters["properties"]["city"] = {"enum": [1, 2]}
+    tool_definitions([tool], strict=True)
+    tool.parameters["properties"]["city"]["enum"][0] = True  # [1, 2] -> [true, 2]: equal by ==, not as JSON
+    [edited] = tool_definitions([tool], strict=True)
+    assert edited["function"]["parameters"]["properties"]["city"]["enum"][0] is True
+    tool.parameters = params(q=str)  # replaced: another dict, another entry
+    [replaced] = tool_definitions([tool], strict=True)
+    assert list(replaced["function"]["parameters"]["properties"]) == ["q"]
+    assert conversions == ["weather"] * 5
+
+
+def test_schema_cache_is_bounded_and_keeps_its_keys_alive(conversions: list[str]) -> None:
+    size = strict_module.CACHE_SIZE
+    tools = [make_tool(f"t{i}", params(q=str)) for i in range(size + 10)]
+    for i in range(0, len(tools), MAX_TOOLS):
+        tool_definitions(tools[i : i + MAX_TOOLS], strict=True)
+    assert len(strict_module._cache) == size
+    # each entry holds its parameters dict, so no other dict can take over its id while it is cached
+    assert all(id(entry[0]) == key for key, entry in strict_module._cache.items())
+    tool_definitions([tools[-1]], strict=True)  # recent: still cached
+    tool_definitions([tools[0]], strict=True)  # least recently used: dropped, converted again
+    assert conversions.count("t0") == 2 and conversions.count(f"t{size + 9}") == 1
+
+
+def test_schema_cache_under_concurrent_requests(conversions: list[str]) -> None:
+    tools = [make_tool(f"t{i}", params(**{f"p{i}": (int, i)})) for i in range(20)]
+    expected = [to_strict_schema(t.parameters) for t in tools]
+
+    def request(_: int) -> list[dict[str, Any]]:
+        return [d["function"]["parameters"] for d in tool_definitions(tools, strict=True)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(request, range(40)))
+    assert all(result == expected for result in results)
+    assert len({id(schema) for result in results for schema in result}) == 20 * 40  # every one a copy
+
+
 # --------------------------------------------------------------------------------------------------
 # The battery again, from real functions through aiml_agent.tools.create_tool: every type the tools
 # take, sent strict through a real request, answered the way strict mode makes a model answer (every
@@ -618,3 +714,12 @@ def test_real_function_that_cannot_be_strict_names_tool_and_parameter() -> None:
     assert (info.value.tool_name, info.value.parameter) == ("fn_free_form", "filters")
     [definition] = tool_definitions([create_tool(fn_free_form, strict=False)], strict=True)
     assert "strict" not in definition["function"]
+
+
+def test_strict_module_loads_without_haystack() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, aiml_agent.strict, aiml_agent.cli.schema_text; print('haystack' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -512,6 +512,19 @@ async def test_async_tool_invoked_synchronously_inside_a_running_loop() -> None:
     assert await made.invoke_async(x=5) == 10
 
 
+def test_async_tool_invoked_from_sync_code_leaves_the_current_event_loop_set() -> None:
+    """Unlike asyncio.run, invoking an async tool must not unset the thread's event loop (others rely on it)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        assert create_tool(double_async).invoke(x=1) == 2
+        assert asyncio.get_event_loop_policy().get_event_loop() is loop
+        assert not loop.is_closed()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 async def test_sync_tool_invoke_async_runs_in_a_worker_thread() -> None:
     def where(label: str) -> tuple[str, int]:
         return label, threading.get_ident()

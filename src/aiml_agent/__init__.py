@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "ToolDefinitionError": "aiml_agent.errors",
     "OutputValidationError": "aiml_agent.errors",
     "Agent": "aiml_agent.agent",
+    "Step": "aiml_agent.run_result",
+    "ToolCallRecord": "aiml_agent.run_result",
 }
 
 __all__ = [
@@ -34,8 +36,10 @@ __all__ = [
     "FunctionTool",
     "OutputValidationError",
     "RunContext",
+    "Step",
     "StrictSchemaError",
     "ToolArgumentsError",
+    "ToolCallRecord",
     "ToolDefinitionError",
     "Toolset",
     "__version__",
@@ -55,6 +59,7 @@ if TYPE_CHECKING:
         ToolDefinitionError,
     )
     from aiml_agent.generator import AIMLAPIChatGenerator
+    from aiml_agent.run_result import Step, ToolCallRecord
     from aiml_agent.strict import to_strict_schema
     from aiml_agent.tools import FunctionTool, create_tool, tool
     from aiml_agent.toolset import Toolset

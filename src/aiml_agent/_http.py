@@ -34,12 +34,25 @@ class _SyncHttpClient(DefaultHttpxClient):
 
 
 class _AsyncHttpClient(DefaultAsyncHttpxClient):
-    """The SDK's default async client (its defaults), closed when garbage-collected on a running loop."""
+    """The SDK's default async client (its defaults), closed when garbage-collected on the loop it was made on.
+
+    Its connections belong to that loop: closing them from another thread's loop, or after that loop closed,
+    only ends in "Event loop is closed" errors; their sockets are then closed with their transports instead.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        try:
+            self._made_on_loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._made_on_loop = None
 
     def __del__(self) -> None:
         if not self.is_closed:
             try:
-                asyncio.get_running_loop().create_task(self.aclose())
+                loop = asyncio.get_running_loop()
+                if loop is self._made_on_loop:
+                    loop.create_task(self.aclose())
             except Exception:  # noqa: BLE001, S110 - no running loop: nothing to schedule the close on
                 pass
 

@@ -24,13 +24,15 @@ from haystack.tools import (
     flatten_tools_or_toolsets,
     serialize_tools_or_toolset,
     warm_up_tools,
+    warm_up_tools_async,
 )
 from haystack.utils.callable_serialization import deserialize_callable, serialize_callable
 from haystack.utils.deserialization import deserialize_component_inplace
 from haystack.utils.type_serialization import deserialize_type, serialize_type
 from pydantic import BaseModel, ValidationError
 
-from aiml_agent.arguments import drop_optional_nulls
+from aiml_agent import _haystack  # noqa: F401 - Agent.from_dict must find our classes on the allowlist
+from aiml_agent.arguments import drop_optional_nulls, error_lines, errors_from_validation
 from aiml_agent.errors import OutputValidationError
 from aiml_agent.run_result import RunState, Step, ToolCallRecord, add_usage
 from aiml_agent.strict import response_format_for
@@ -110,6 +112,7 @@ class Agent:
         self.output_retries = output_retries
         if tools is not None:
             self._check_exit_conditions(flatten_tools_or_toolsets(tools))
+        self._tools_warm = False  # init tools are warmed once: by warm_up() or by the first run
         self._response_format = response_format_for(output_type) if output_type is not None else None
         self._output_schema = output_type.model_json_schema() if output_type is not None else None
 
@@ -122,10 +125,31 @@ class Agent:
             )
 
     def warm_up(self) -> None:
-        """Warm up the tools and the chat generator."""
+        """Warm up the tools and the chat generator (a Pipeline calls this; a run outside one warms its tools)."""
         warm_up_tools(self.tools)
+        self._tools_warm = True
         if hasattr(self.chat_generator, "warm_up"):
             self.chat_generator.warm_up()
+
+    def _warm_up_tools(self, tools: ToolsType | None) -> None:
+        """Before a run: warm its run-time ``tools``, or the init tools if not done yet.
+
+        ``Tool.invoke`` warms a tool itself, but a Toolset that loads its tools in ``warm_up()`` (MCP and the
+        like) must be warmed before the model is told which tools exist.
+        """
+        if tools is not None:
+            warm_up_tools(tools)
+        elif not self._tools_warm:
+            warm_up_tools(self.tools)
+            self._tools_warm = True
+
+    async def _warm_up_tools_async(self, tools: ToolsType | None) -> None:
+        """:meth:`_warm_up_tools` for ``run_async``: tools that can warm up asynchronously do."""
+        if tools is not None:
+            await warm_up_tools_async(tools)
+        elif not self._tools_warm:
+            await warm_up_tools_async(self.tools)
+            self._tools_warm = True
 
     # ----------------------------------------------------------------------------------------------- runs
 
@@ -159,6 +183,7 @@ class Agent:
             ``steps``, and ``output`` when ``output_type`` is set.
         """
         callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=False)
+        self._warm_up_tools(tools)
         run = self._start(messages, deps, generation_kwargs, tools, max_steps)
         while run.exit_reason is None and len(run.steps) < run.max_steps:
             started = time.perf_counter()
@@ -195,6 +220,7 @@ class Agent:
     ) -> dict[str, Any]:
         """Async version of :meth:`run` (same parameters and result); callbacks may be sync or async."""
         callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=True)
+        await self._warm_up_tools_async(tools)
         run = self._start(messages, deps, generation_kwargs, tools, max_steps)
         while run.exit_reason is None and len(run.steps) < run.max_steps:
             started = time.perf_counter()
@@ -232,6 +258,7 @@ class Agent:
         if self._response_format is not None:
             kwargs["response_format"] = self._response_format
         flat = flatten_tools_or_toolsets(tools if tools is not None else self.tools)
+        self._check_exit_conditions(flat)  # again: run-time tools, or tools a Toolset loaded when warmed up
         return RunState(
             messages=conversation,
             deps=deps,
@@ -252,7 +279,7 @@ class Agent:
         return ToolRunner(
             run.tools,
             concurrency=self.tool_concurrency,
-            make_context=run.context_for,
+            make_context=run.contexts_for_step(),
             raise_on_error=self.raise_on_tool_error,
         )
 
@@ -283,7 +310,7 @@ class Agent:
             run.exit_reason = "text"
             return
         except ValidationError as exc:
-            problems = _describe_validation_error(exc)
+            problems = error_lines(errors_from_validation(exc, root="(answer)"))
         run.output_failures += 1
         if run.output_failures > self.output_retries:
             raise OutputValidationError(
@@ -305,7 +332,7 @@ class Agent:
         except json.JSONDecodeError:
             return self.output_type.model_validate_json(text)  # raises pydantic's own "invalid JSON" error
         schema = self._output_schema
-        return self.output_type.model_validate(drop_optional_nulls(data, schema, schema.get("$defs", {})))
+        return self.output_type.model_validate(drop_optional_nulls(data, schema, schema))
 
     def _take_tool_records(self, run: RunState, records: list[ToolCallRecord], duration: float) -> None:
         step = run.steps[-1]
@@ -371,12 +398,3 @@ def _message_list(messages: Any) -> list[ChatMessage]:
     if wrong:
         raise TypeError(f"messages must be a str or a list of ChatMessage: {', '.join(wrong)}")
     return list(messages)
-
-
-def _describe_validation_error(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in error["loc"]) or "(answer)"
-        got = json.dumps(error.get("input"), default=str)
-        lines.append(f"- {where}: {error['msg']} (got {got[:200]})")
-    return "\n".join(lines)

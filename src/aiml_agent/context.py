@@ -24,7 +24,8 @@ class RunContext(Generic[DepsT]):
     """The state of one agent run, as seen by a tool.
 
     :param deps: The object the caller passed to ``Agent.run(deps=...)``.
-    :param messages: The conversation so far (a copy; changing it does not change the run).
+    :param messages: The conversation so far (a copy shared by the tool calls of this step; changing it
+        does not change the run).
     :param step: The number of the current step (1 for the first model call).
     :param tool_call_id: The id of the tool call being answered, when called by the agent.
     :param tool_name: The name of the tool being called.

@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import threading
+import weakref
 from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
@@ -41,6 +43,7 @@ from openai import AsyncOpenAI, OpenAI
 from openai.resources.chat.completions import Completions
 from pydantic import BaseModel
 
+from aiml_agent import _haystack  # noqa: F401 - Pipeline.from_dict must find the generator on the allowlist
 from aiml_agent._http import default_http_client, without_openai_environment_headers
 from aiml_agent._openai_errors import translated_errors
 from aiml_agent._responses import completion_to_message, read_stream, read_stream_async, stream_to_message
@@ -51,6 +54,10 @@ AIMLAPI_HEADERS = {"HTTP-Referer": "https://github.com/deepset-ai/haystack-core-
 DEFAULT_BASE_URL = "https://api.aimlapi.com/v1"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
+
+# Guards every generator's per-loop client table (threads each running their own loop share a generator).
+# Module-level rather than per instance, so that a generator stays copyable; it is held only for dict work.
+_ASYNC_CLIENTS_LOCK = threading.Lock()
 
 
 @component
@@ -121,29 +128,57 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             http_client_kwargs=http_client_kwargs,
         )
         self.extra_headers = extra_headers
-        self._async_client_loop: asyncio.AbstractEventLoop | None = None
+        # An async client belongs to the event loop it runs on (its connections do): one per loop.
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # ---- client set-up -------------------------------------------------------------------------------------
 
     def warm_up(self) -> None:
         """Create the sync client (once); without ``http_client_kwargs`` it shares the process's SSL context."""
         if self.client is None:
-            self.client = OpenAI(http_client=self._http_client(async_client=False), **self._client_kwargs())
+            self.client = self._new_client(OpenAI)
 
     async def warm_up_async(self) -> None:
-        """Create the async client on the running event loop.
+        """Create the async client of the running event loop (once per loop), see `_async_client`."""
+        self._async_client()
 
-        A client made under an earlier loop (a previous ``asyncio.run``, another test's loop) cannot be used
-        on this one, so it is replaced rather than failing with "Event loop is closed".
+    def _async_client(self) -> AsyncOpenAI:
+        """The running loop's async client, made on first use there.
+
+        A client made under another loop (an earlier ``asyncio.run``, another thread's loop) cannot be used on
+        this one, so each loop gets its own, and a run keeps the one it got: another thread making its client
+        meanwhile cannot swap it. ``self.async_client`` is the latest one handed out (Haystack's attribute).
         """
         loop = asyncio.get_running_loop()
-        if self.async_client is not None and self._async_client_loop is not loop:
-            self.async_client = None
-        if self.async_client is None:
-            self.async_client = AsyncOpenAI(http_client=self._http_client(async_client=True), **self._client_kwargs())
-            self._async_client_loop = loop
+        with _ASYNC_CLIENTS_LOCK:
+            client = self._async_clients.get(loop)
+            if client is None or client.is_closed():
+                # A client keeps its loop alive (through its connections), so entries of closed loops would
+                # never leave the weak table by themselves.
+                for closed in [other for other in self._async_clients if other.is_closed()]:
+                    del self._async_clients[closed]
+                client = self._async_clients[loop] = self._new_client(AsyncOpenAI)
+            self.async_client = client
+        return client
 
-    def _http_client(self, *, async_client: bool) -> Any:
+    async def close_async(self) -> None:
+        """Close the running loop's async client; the clients of other loops are left to those loops."""
+        with _ASYNC_CLIENTS_LOCK:
+            client = self._async_clients.pop(asyncio.get_running_loop(), None)
+            if client is not None and self.async_client is client:
+                self.async_client = None
+        if client is not None:
+            await client.close()
+
+    def _new_client(self, kind: type[Any]) -> Any:
+        """A new ``OpenAI`` or ``AsyncOpenAI`` client; key, timeout and retries are resolved once, here."""
+        kwargs = self._client_kwargs()
+        http_client = self._http_client(async_client=kind is AsyncOpenAI, timeout=kwargs["timeout"])
+        return kind(http_client=http_client, **kwargs)
+
+    def _http_client(self, *, async_client: bool, timeout: float) -> Any:
         """The HTTP client for the openai SDK client.
 
         With ``http_client_kwargs``: Haystack's ``init_http_client`` (an ``httpx`` client, as before). Without:
@@ -152,9 +187,10 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         """
         if self.http_client_kwargs:
             return init_http_client(self.http_client_kwargs, async_client=async_client)
-        return default_http_client(self._base_url, self._effective_timeout(), async_client=async_client)
+        return default_http_client(self._base_url, timeout, async_client=async_client)
 
     def _client_kwargs(self) -> dict[str, Any]:
+        """The client's settings, resolved (environment read) once per client: its error messages name these."""
         api_key = self._resolve_api_key()
         return {
             "api_key": api_key,
@@ -243,12 +279,13 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         :raises AIMLAPIError: When the request fails (after retries) or a stream breaks off.
         """
         self.warm_up()
+        client = self.client
+        assert client is not None
         args, callback = self._request(messages, streaming_callback, generation_kwargs, tools, tools_strict, False)
         if args is None:
             return {"replies": []}
-        assert self.client is not None
-        with self._translated_errors():
-            response = self.client.chat.completions.create(**args)
+        with _translated_errors(client, self._base_url):
+            response = client.chat.completions.create(**args)
             if callback is not None:
                 replies = self._handle_stream_response(response, callback)
             else:
@@ -276,13 +313,12 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         :returns: `{"replies": [ChatMessage, ...]}`.
         :raises AIMLAPIError: When the request fails (after retries) or a stream breaks off.
         """
-        await self.warm_up_async()
+        client = self._async_client()  # this loop's, kept for the whole run whatever other loops do
         args, callback = self._request(messages, streaming_callback, generation_kwargs, tools, tools_strict, True)
         if args is None:
             return {"replies": []}
-        assert self.async_client is not None
-        with self._translated_errors():
-            response = await self.async_client.chat.completions.create(**args)
+        with _translated_errors(client, self._base_url):
+            response = await client.chat.completions.create(**args)
             if callback is not None:
                 replies = await self._handle_async_stream_response(response, callback)
             else:
@@ -370,17 +406,12 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         chunks = await read_stream_async(chat_completion, callback, ComponentInfo.from_component(self))
         return [stream_to_message(chunks, self._base_url)]
 
-    def _translated_errors(self) -> AbstractContextManager[None]:
-        try:
-            secret = self.api_key.resolve_value()
-        except ValueError:
-            secret = None
-        return translated_errors(
-            base_url=self._base_url,
-            timeout=self._effective_timeout(),
-            max_retries=self._effective_max_retries(),
-            secret=secret,
-        )
+
+def _translated_errors(client: OpenAI | AsyncOpenAI, base_url: str) -> AbstractContextManager[None]:
+    """Error translation naming the settings ``client`` was built with (see `_client_kwargs`), not re-read ones."""
+    return translated_errors(
+        base_url=base_url, timeout=client.timeout, max_retries=client.max_retries, secret=client.api_key
+    )
 
 
 def _checked(replies: list[ChatMessage]) -> dict[str, list[ChatMessage]]:

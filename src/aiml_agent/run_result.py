@@ -6,13 +6,15 @@ They are plain data so that a run's outcome can be inspected, logged or serializ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from haystack.dataclasses import ChatMessage, ToolCall
-from haystack.tools import Tool
+from typing import TYPE_CHECKING, Any
 
 from aiml_agent.context import RunContext
+
+if TYPE_CHECKING:  # annotations only: cassette_cmd sums usage with add_usage without loading Haystack
+    from haystack.dataclasses import ChatMessage, ToolCall
+    from haystack.tools import Tool
 
 _TOKEN_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 _COST_KEYS = ("credits_used", "usd_spent")
@@ -126,12 +128,17 @@ class RunState:
     output: Any = None
     output_failures: int = 0
 
-    def context_for(self, tool_call: ToolCall) -> RunContext[Any]:
-        """The RunContext a tool call of the current step sees (messages as a copy)."""
-        return RunContext(
-            deps=self.deps,
-            messages=list(self.messages),
-            step=len(self.steps),
-            tool_call_id=tool_call.id,
-            tool_name=tool_call.tool_name,
-        )
+    def contexts_for_step(self) -> Callable[[ToolCall], RunContext[Any]]:
+        """Makes the RunContext each tool call of the current step sees.
+
+        The messages are copied once per step, not once per call (a turn may have many calls): the calls of
+        one step share that copy, which never changes the run's own conversation.
+        """
+        messages, step = list(self.messages), len(self.steps)
+
+        def context_for(tool_call: ToolCall) -> RunContext[Any]:
+            return RunContext(
+                deps=self.deps, messages=messages, step=step, tool_call_id=tool_call.id, tool_name=tool_call.tool_name
+            )
+
+        return context_for

@@ -11,22 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Literal, final
 
 from haystack.dataclasses import StreamingChunk, ToolCall, ToolCallResult
 from haystack.tools import Tool
 from haystack.tools.errors import ToolInvocationError
 
-from aiml_agent.context import RunContext, use_run_context
+from aiml_agent._sync import in_running_loop, run_blocking
+from aiml_agent.context import RunContext, current_run_context
 from aiml_agent.errors import ToolArgumentsError
 from aiml_agent.run_result import ToolCallRecord
-
-T = TypeVar("T")
+from aiml_agent.tools import result_to_text
 
 
 def unknown_tool_message(name: str, available: Sequence[str]) -> str:
@@ -59,11 +59,6 @@ def _is_malformed(tool_call: ToolCall) -> bool:
     return bool(tool_call.extra and "arguments_error" in tool_call.extra)
 
 
-def _invoke_sync(tool: Tool, arguments: dict[str, Any], context: RunContext[Any]) -> Any:
-    with use_run_context(context):
-        return tool.invoke(**arguments)
-
-
 _POOL_LOCK = threading.Lock()
 _POOL: tuple[ThreadPoolExecutor, int] | None = None  # the pool and its number of workers
 MIN_POOL_WORKERS = 256
@@ -73,8 +68,10 @@ def shared_executor(min_workers: int = 1) -> ThreadPoolExecutor:
     """The process-wide pool sync tools run on, created on first use (threads start only when needed).
 
     One pool instead of one per turn: creating and tearing down an executor each turn was a visible share
-    of a fast agent run. It has at least ``MIN_POOL_WORKERS`` workers (and is replaced by a larger one
-    when a runner allows more calls at once), so each run's own ``concurrency`` is what bounds it.
+    of a fast agent run. It has at least ``MIN_POOL_WORKERS`` workers, so each run's own ``concurrency`` is
+    what bounds it. A runner that allows more calls at once gets a larger pool that replaces this one for
+    new runners; the old pool is not shut down, since runs in progress still submit to it: once they let go
+    of it, it is garbage-collected and its idle workers exit.
     """
     global _POOL
     current = _POOL
@@ -82,11 +79,8 @@ def shared_executor(min_workers: int = 1) -> ThreadPoolExecutor:
         return current[0]
     with _POOL_LOCK:
         if _POOL is None or _POOL[1] < min_workers:
-            old = _POOL
             size = max(MIN_POOL_WORKERS, min_workers)
             _POOL = (ThreadPoolExecutor(size, thread_name_prefix="aiml-agent-tools"), size)
-            if old is not None:
-                old[0].shutdown(wait=False)  # its running calls finish; new ones go to the larger pool
         return _POOL[0]
 
 
@@ -100,21 +94,14 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
-def _in_running_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 class ToolRunner:
     """Runs the tool calls of one model turn.
 
     :param tools: The tools the model may call, by name.
-    :param concurrency: At most this many calls run at the same time.
+    :param concurrency: At most this many calls run at the same time (at least 1).
     :param make_context: Builds the ``RunContext`` a given call sees.
     :param raise_on_error: Raise the first failure (in call order) instead of returning it as an error record.
+    :raises ValueError: ``concurrency`` is below 1 (nothing could ever run).
     """
 
     def __init__(
@@ -125,15 +112,17 @@ class ToolRunner:
         make_context: Callable[[ToolCall], RunContext[Any]],
         raise_on_error: bool = False,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"ToolRunner concurrency must be at least 1, got {concurrency}")
         self.tools = tools
-        self.concurrency = max(1, concurrency)
+        self.concurrency = concurrency
         self.make_context = make_context
         self.raise_on_error = raise_on_error
 
     async def run_async(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallRecord]:
         """Run all calls concurrently; return one record per call, in call order."""
         semaphore = asyncio.Semaphore(self.concurrency)
-        executor = shared_executor(self.concurrency) if any(self._is_sync(c) for c in tool_calls) else None
+        executor = shared_executor(self.concurrency) if any(self._kind(c) == "sync" for c in tool_calls) else None
         records = await asyncio.gather(*(self._run_one(call, semaphore, executor) for call in tool_calls))
         return self._checked(list(records))
 
@@ -144,21 +133,20 @@ class ToolRunner:
         context), several on the shared thread pool. Only a turn with an async tool runs an event loop, a
         private one, so the caller thread's current event loop is left as it was.
         """
-        if any(self._is_async(call) for call in tool_calls):
+        if any(self._kind(call) == "async" for call in tool_calls):
             return run_blocking(lambda: self.run_async(tool_calls))
-        if len(tool_calls) == 1 and not _in_running_loop():
+        if len(tool_calls) == 1 and not in_running_loop():
             records = [contextvars.copy_context().run(self._run_one_sync, tool_calls[0])]
         else:
             records = self._run_on_pool(tool_calls)
         return self._checked(records)
 
-    def _is_sync(self, tool_call: ToolCall) -> bool:
+    def _kind(self, tool_call: ToolCall) -> Literal["sync", "async"] | None:
+        """How the call runs: ``"sync"`` or ``"async"`` tool, or None when it cannot run (see ``_rejected``)."""
         tool = self.tools.get(tool_call.tool_name)
-        return tool is not None and tool.async_function is None and not _is_malformed(tool_call)
-
-    def _is_async(self, tool_call: ToolCall) -> bool:
-        tool = self.tools.get(tool_call.tool_name)
-        return tool is not None and tool.async_function is not None and not _is_malformed(tool_call)
+        if tool is None or _is_malformed(tool_call):
+            return None
+        return "sync" if tool.async_function is None else "async"
 
     def _checked(self, records: list[ToolCallRecord]) -> list[ToolCallRecord]:
         """The records, or in raise mode the first failure (in call order) raised."""
@@ -195,89 +183,68 @@ class ToolRunner:
         return ToolCallRecord(tool_call, message, True, exception=ToolInvocationError(message, tool_name=name))
 
     def _run_one_sync(self, tool_call: ToolCall) -> ToolCallRecord:
+        """One call of a sync tool (or a rejected call), on this thread."""
         rejected = self._rejected(tool_call)
         if rejected is not None:
             return rejected
-        tool = self.tools[tool_call.tool_name]
-        context = self.make_context(tool_call)
-        started = time.perf_counter()
-        try:
-            value = _invoke_sync(tool, tool_call.arguments, context)
-        except Exception as exc:  # noqa: BLE001 - every tool failure becomes a message the model can act on
-            return _failed(tool_call, exc, started)
-        return _succeeded(tool_call, value, started)
+        with _Attempt(tool_call, self.make_context(tool_call)) as attempt:
+            attempt.value = self.tools[tool_call.tool_name].invoke(**tool_call.arguments)
+        return attempt.record
 
     async def _run_one(
         self, tool_call: ToolCall, semaphore: asyncio.Semaphore, executor: ThreadPoolExecutor | None
     ) -> ToolCallRecord:
+        """One call under the semaphore: a sync tool on ``executor``, an async tool in this task."""
         rejected = self._rejected(tool_call)
         if rejected is not None:
             return rejected
-        tool = self.tools[tool_call.tool_name]
-        context = self.make_context(tool_call)
         async with semaphore:
-            started = time.perf_counter()
-            try:
-                if tool.async_function is not None:
-                    # gather() runs this coroutine in its own task, so the context variable stays local to it.
-                    with use_run_context(context):
-                        value = await tool.invoke_async(**tool_call.arguments)
-                else:
-                    loop = asyncio.get_running_loop()
-                    call_context = contextvars.copy_context()
-                    value = await loop.run_in_executor(
-                        executor, call_context.run, _invoke_sync, tool, tool_call.arguments, context
-                    )
-            except Exception as exc:  # noqa: BLE001 - every tool failure becomes a message the model can act on
-                return _failed(tool_call, exc, started)
-            return _succeeded(tool_call, value, started)
+            if self._kind(tool_call) == "sync":
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(
+                    executor, contextvars.copy_context().run, self._run_one_sync, tool_call
+                )
+            # gather() runs this coroutine in its own task, so the context variable stays local to it.
+            with _Attempt(tool_call, self.make_context(tool_call)) as attempt:
+                attempt.value = await self.tools[tool_call.tool_name].invoke_async(**tool_call.arguments)
+            return attempt.record
 
 
-def _failed(tool_call: ToolCall, exc: Exception, started: float) -> ToolCallRecord:
-    duration = time.perf_counter() - started
-    return ToolCallRecord(tool_call, exception_message(tool_call.tool_name, exc), True, duration, exc)
+@final
+class _Attempt:
+    """One tool invocation: sets its ``RunContext``, times it and turns its outcome into a record.
 
-
-def _succeeded(tool_call: ToolCall, value: Any, started: float) -> ToolCallRecord:
-    duration = time.perf_counter() - started
-    from aiml_agent.tools import result_to_text
-
-    return ToolCallRecord(tool_call, result_to_text(value), False, duration)
-
-
-def run_blocking(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion from sync code, also when called from inside a running event loop.
-
-    The coroutine runs on a private loop (``asyncio.Runner`` with a loop factory), which, unlike
-    ``asyncio.run``, leaves the thread's current event loop set as it was (openai-agents' ``run_sync``
-    relies on it). Inside a running loop it gets that private loop in a worker thread (with the caller's
-    context variables), since the caller's loop is blocked by the sync call.
+    ``with _Attempt(call, context) as attempt: attempt.value = tool.invoke(...)``; an ``Exception`` raised in
+    the block becomes an error record (the model is told about it) instead of propagating.
     """
-    if not _in_running_loop():
-        return _run_private(make_coroutine)
-    caller_context = contextvars.copy_context()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiml-agent-loop") as worker:
-        return worker.submit(caller_context.run, _run_private, make_coroutine).result()
 
+    def __init__(self, tool_call: ToolCall, context: RunContext[Any]) -> None:
+        self.tool_call = tool_call
+        self.value: Any = None
+        self.record: ToolCallRecord = ToolCallRecord(tool_call, "", True)
+        self._context = context
+        self._token: contextvars.Token[RunContext[Any] | None] | None = None
+        self._started = 0.0
 
-def _run_private(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """``asyncio.run`` without touching the thread's current event loop."""
-    if sys.version_info >= (3, 11):
-        with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
-            return runner.run(make_coroutine())
-    loop = asyncio.new_event_loop()  # Python 3.10: what asyncio.run does, minus set_event_loop
-    try:
-        return loop.run_until_complete(make_coroutine())
-    finally:
-        try:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-        finally:
-            loop.close()
+    def __enter__(self) -> _Attempt:
+        self._token = current_run_context.set(self._context)
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> bool:
+        duration = time.perf_counter() - self._started
+        if self._token is not None:
+            current_run_context.reset(self._token)
+        name = self.tool_call.tool_name
+        if exc is None:
+            self.record = ToolCallRecord(self.tool_call, result_to_text(self.value), False, duration)
+            return False
+        if not isinstance(exc, Exception):
+            return False  # KeyboardInterrupt, cancellation: not a tool failure
+        self.record = ToolCallRecord(self.tool_call, exception_message(name, exc), True, duration, exc)
+        return True  # every tool failure becomes a message the model can act on
 
 
 def tool_result_chunks(records: list[ToolCallRecord]) -> list[StreamingChunk]:

@@ -11,24 +11,24 @@ Creating a tool is cheap: the JSON schema, the docstring and the validator are b
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
 import inspect
 import json
 import re
 import threading
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any, overload
 
 from haystack.core.errors import SerializationError
-from haystack.core.serialization import allow_deserialization_module, generate_qualified_class_name
+from haystack.core.serialization import generate_qualified_class_name
 from haystack.tools import Tool
 from haystack.tools.errors import ToolInvocationError
 from haystack.utils.callable_serialization import deserialize_callable, serialize_callable
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
+from aiml_agent import _haystack  # noqa: F401 - our tool classes must load back through the allowlist
+from aiml_agent._sync import run_blocking
 from aiml_agent.arguments import format_errors, validate_arguments
 from aiml_agent.context import RunContext, current_run_context
 from aiml_agent.docstrings import ParsedDocstring, parse_docstring
@@ -36,9 +36,6 @@ from aiml_agent.errors import ToolArgumentsError
 from aiml_agent.signature import ArgumentsModel, ToolDefinitionError, build_arguments_model, inspect_signature
 
 __all__ = ["FunctionTool", "ToolDefinitionError", "create_tool", "result_to_text", "tool"]
-
-# Our own tool and toolset classes must load back through Haystack's deserialization allowlist.
-allow_deserialization_module("aiml_agent")
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BUILD_LOCK = threading.Lock()
@@ -167,7 +164,7 @@ class FunctionTool(Tool):
         call_kwargs = self._prepare(kwargs)
         if self.async_function is None:
             return self._call_sync(call_kwargs)
-        return _run_coroutine(self._call_async(call_kwargs))
+        return run_blocking(lambda: self._call_async(call_kwargs))
 
     async def invoke_async(self, **kwargs: Any) -> Any:
         """Like :meth:`invoke`, awaitable; a sync function runs in a worker thread (context variables kept)."""
@@ -207,17 +204,6 @@ class FunctionTool(Tool):
     def __repr__(self) -> str:
         kind = "async_function" if self.async_function is not None else "function"
         return f"{type(self).__name__}(name={self.name!r}, {kind}={self._func!r}, strict={self.strict!r})"
-
-
-def _run_coroutine(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run ``coroutine`` to completion from sync code: here if no loop runs, else on a worker thread's loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    context = contextvars.copy_context()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiml-agent-tool") as pool:
-        return pool.submit(context.run, asyncio.run, coroutine).result()
 
 
 def create_tool(

@@ -9,7 +9,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiml_agent.cli.cassette_read import Exchange, ReplyText, message_text, read_cassette
-from aiml_agent.cli.common import CLIError, Style, indent, number_text
+from aiml_agent.cli.common import CLIError, Style, indent, usage_text
+from aiml_agent.run_result import add_usage, new_usage
 
 _ROLE_STYLE = {"system": "dim", "user": "green", "assistant": "blue", "tool": "yellow", "developer": "dim"}
 
@@ -32,8 +33,7 @@ def render(exchanges: list[Exchange], name: str, *, full: bool = False, style: S
     lines = [style(f"cassette {name}: {count} interaction{'s' if count != 1 else ''}", "bold")]
     previous: list[Any] = []
     previous_tools: tuple[list[Any], int] | None = None
-    totals: dict[str, int] = {}
-    costs: dict[str, float] = {}
+    totals = new_usage()
     for exchange in exchanges:
         lines.append("")
         lines.extend(_request_lines(exchange, previous, previous_tools, full=full, style=style))
@@ -43,19 +43,11 @@ def render(exchanges: list[Exchange], name: str, *, full: bool = False, style: S
             previous = body["messages"]
         if body.get("tools") and (previous_tools is None or previous_tools[0] != body["tools"]):
             previous_tools = (body["tools"], exchange.number)
-        for key, value in (exchange.reply.usage or {}).items():
-            if isinstance(value, int) and key.endswith("_tokens"):
-                totals[key] = totals.get(key, 0) + value
-        for key, value in (exchange.reply.cost or {}).items():
-            if isinstance(value, (int, float)):
-                costs[key] = costs.get(key, 0) + value
+        add_usage(totals, {"usage": exchange.reply.usage, "cost": exchange.reply.cost})
     if count:
         lines.append("")
-        summary = f"total: {count} request{'s' if count != 1 else ''}"
-        if totals:
-            summary += ", " + _tokens(totals)
-        if costs:
-            summary += ", cost " + ", ".join(f"{key} {number_text(value)}" for key, value in costs.items())
+        spent = usage_text(totals, totals.get("cost"))
+        summary = f"total: {count} request{'s' if count != 1 else ''}" + (f" · {spent}" if spent else "")
         lines.append(style(summary, "bold"))
     return "\n".join(lines) + "\n"
 
@@ -149,10 +141,9 @@ def _reply_lines(number: int, reply: ReplyText, style: Style) -> list[str]:
         lines.append(_labelled("body", reply.raw[:500]))
     if not (reply.error or reply.text or reply.refusal or reply.tool_calls or reply.raw):
         lines.append("  (no content)")
-    if reply.usage:
-        lines.append("  " + style(_tokens(reply.usage), "dim"))
-    if reply.cost:
-        lines.append("  " + style("cost: " + ", ".join(f"{k} {number_text(v)}" for k, v in reply.cost.items()), "dim"))
+    spent = usage_text(reply.usage, reply.cost)
+    if spent:
+        lines.append("  " + style(spent, "dim"))
     return lines
 
 
@@ -168,15 +159,6 @@ def _call(name: Any, arguments: Any, call_id: Any) -> str:
     except ValueError:
         args = f"<not valid JSON: {args!r}>"
     return f"{name or '?'}({args})" + (f"  [{call_id}]" if call_id else "")
-
-
-def _tokens(usage: dict[str, Any]) -> str:
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    total = usage.get("total_tokens")
-    if prompt is None and completion is None:
-        return f"tokens: {total}" if total is not None else "tokens: ?"
-    text = f"tokens: {prompt} prompt + {completion} completion"
-    return text + (f" = {total}" if total is not None else "")
 
 
 def _response_format(value: dict[str, Any]) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import ClassVar, TextIO
+from collections.abc import Mapping
+from typing import Any, ClassVar, TextIO
 
 
 class CLIError(Exception):
@@ -45,3 +46,30 @@ def number_text(value: object) -> str:
 def indent(text: str, prefix: str) -> str:
     """Indent every line of ``text`` (including empty ones) with ``prefix``."""
     return "\n".join(prefix + line if line else prefix.rstrip() for line in text.splitlines() or [""])
+
+
+def usage_text(usage: Mapping[str, Any] | None, cost: Mapping[str, Any] | None = None) -> str:
+    """Token usage and AIMLAPI cost as every command shows them; empty when there is neither.
+
+    ``61 tokens (50 prompt + 11 completion) · cost 42 credits, $0.000021``
+    """
+    usage = usage or {}
+    prompt, completion, total = (usage.get(f"{key}_tokens") for key in ("prompt", "completion", "total"))
+    parts = []
+    if prompt or completion or total:
+        total = total if total is not None else (prompt or 0) + (completion or 0)
+        split = prompt is not None or completion is not None
+        parts.append(f"{total} tokens" + (f" ({prompt or 0} prompt + {completion or 0} completion)" if split else ""))
+    shown = []
+    for key, value in (cost or {}).items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        if key == "credits_used":
+            shown.append(f"{number_text(value)} credits")
+        elif key == "usd_spent":
+            shown.append(f"${number_text(value)}")
+        else:
+            shown.append(f"{key} {number_text(value)}")
+    if shown:
+        parts.append("cost " + ", ".join(shown))
+    return " · ".join(parts)

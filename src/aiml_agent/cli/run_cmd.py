@@ -16,8 +16,7 @@ from urllib.parse import urlsplit
 from aiml_agent.cli.common import CLIError, Style
 from aiml_agent.cli.run_output import RunPrinter, result_json, summary_line
 from aiml_agent.cli.target import load_tools
-
-KEY_ENV = "AIMLAPI_API_KEY"
+from aiml_agent.testing.cassettes import KEY_ENV, cassette_path
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -34,12 +33,11 @@ def execute(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     printer = RunPrinter(out, Style(out), quiet=args.json)
-    replaying = cassette_file is not None and not args.record
+    # No retry special case for replays: a request with no recording raises vcrpy's error, which the client does
+    # not retry; a recorded 5xx is retried as it was when recording, and the retry replays too.
     generator_kwargs: dict[str, Any] = {"api_base_url": args.base_url} if args.base_url else {}
     if args.model:
         generator_kwargs["model"] = args.model
-    if replaying:
-        generator_kwargs["max_retries"] = 0  # a request with no recording must fail at once, not back off
     agent_kwargs: dict[str, Any] = {"system_prompt": args.system, "streaming_callback": printer}
     if args.max_steps is not None:
         agent_kwargs["max_steps"] = args.max_steps
@@ -76,8 +74,7 @@ def _check_inputs(args: argparse.Namespace) -> Path | None:
         if not has_key:
             raise CLIError(f"set {KEY_ENV} or pass --cassette FILE to replay a recorded run")
         return None
-    file = Path(args.cassette)
-    file = file if file.suffix else file.with_suffix(".yaml")  # as aiml_agent.testing.cassette names it
+    file = cassette_path(args.cassette)
     if args.record:
         if not has_key:
             raise CLIError(f"recording calls the real API: set {KEY_ENV} (or drop --record to replay {file})")

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any, TextIO
 
-from aiml_agent.cli.common import Style, number_text
+from aiml_agent.cli.common import Style, usage_text
 
 _RESULT_PREVIEW = 300
 
@@ -104,20 +104,11 @@ def summary_line(result: dict[str, Any], elapsed: float) -> str:
     """``2 steps · 57 tokens (45 prompt + 12 completion) · cost 42 credits, $0.000021 · 0.84 s``."""
     steps = len(result.get("steps") or [])
     usage = result.get("usage") or {}
-    parts = [f"{steps} step{'s' if steps != 1 else ''}"]
-    if usage.get("total_tokens") or usage.get("prompt_tokens") or usage.get("completion_tokens"):
-        total = usage.get("total_tokens") or usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
-        parts.append(
-            f"{total} tokens ({usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} completion)"
-        )
     cost = usage.get("cost")
-    if isinstance(cost, dict) and cost:
-        shown = []
-        if cost.get("credits_used") is not None:
-            shown.append(f"{number_text(cost['credits_used'])} credits")
-        if cost.get("usd_spent") is not None:
-            shown.append(f"${number_text(cost['usd_spent'])}")
-        parts.append("cost " + ", ".join(shown))
+    parts = [f"{steps} step{'s' if steps != 1 else ''}"]
+    spent = usage_text(usage, cost if isinstance(cost, dict) else None)
+    if spent:
+        parts.append(spent)
     parts.append(_seconds(elapsed))
     reason = result.get("exit_reason")
     if reason and reason != "text":

@@ -67,7 +67,8 @@ def _import_file(path: Path) -> ModuleType:
         raise CLIError(f"cannot import {path}: not a Python source file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pydantic resolve annotations through sys.modules
-    sys.path.insert(0, str(resolved.parent))  # so the file can import its neighbours
+    if str(resolved.parent) not in sys.path:  # once: main() may load targets many times in one process
+        sys.path.insert(0, str(resolved.parent))  # so the file can import its neighbours
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as error:  # a module may call sys.exit() at import time

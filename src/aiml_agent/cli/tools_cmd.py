@@ -98,8 +98,7 @@ def _warnings(loaded: LoadedTools) -> list[str]:
         elif not (tool.description or "").strip():
             found.append(f"{tool.name}: tool has no description")
         schema = tool.parameters or {}
-        defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
         for name, prop in (schema.get("properties") or {}).items():
-            if not has_description(prop, defs):
+            if not has_description(prop, schema):
                 found.append(f"{tool.name}: parameter '{name}' has no description")
     return found

@@ -19,13 +19,15 @@ from copy import deepcopy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 if TYPE_CHECKING:
     from vcr import VCR
     from vcr.cassette import Cassette
 
 REDACTED = "REDACTED"
 PLACEHOLDER_KEY = "aiml-cassette-placeholder-key"
-KEY_ENV = "AIMLAPI_API_KEY"
+KEY_ENV = "AIMLAPI_API_KEY"  #: the variable the API key is read from (a placeholder is set while replaying)
 MATCH_ON = ("method", "path", "json_body")
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 
@@ -46,6 +48,12 @@ _DEFAULT_STYLE = "compact"
 
 class UnplayedInteractionsError(AssertionError):
     """A replayed cassette still holds interactions the code never requested: the recording is stale."""
+
+
+def cassette_path(path: str | os.PathLike[str]) -> Path:
+    """The file a cassette named ``path`` lives in: ``.yaml`` is added when the name has no suffix."""
+    file = Path(path)
+    return file if file.suffix else file.with_suffix(".yaml")
 
 
 def is_secret_header(name: str) -> bool:
@@ -124,31 +132,54 @@ def _json_text(form: dict[str, Any]) -> str:
     return json.dumps(form["json"], **_JSON_STYLES[name]) + ("\n" if newline else "")
 
 
-def _readable(body: Any) -> Any:
-    """The readable stored form of a body, kept only if loading it gives back the same text."""
-    if not isinstance(body, str):
-        return body
-    form = _json_form(body)
-    candidate = form if form is not None else body
-    loaded = _load(_dump(candidate))
-    restored = _json_text(loaded) if isinstance(loaded, dict) else loaded
-    return candidate if restored == body else body
+class _Quoted(str):
+    """A body written double-quoted (every odd character escaped): the last resort for exact text."""
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Writes multi-line text as literal blocks, so SSE streams read as they were sent."""
+
+
+def _represent_str(dumper: Any, value: str) -> Any:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _represent_quoted(dumper: Any, value: _Quoted) -> Any:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style='"')
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(_Quoted, _represent_quoted)
 
 
 def _dump(data: Any) -> str:
-    import yaml
-
-    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-    class _Dumper(base):  # type: ignore[misc, valid-type]
-        pass
-
-    def _str(dumper: Any, value: str) -> Any:
-        style = "|" if "\n" in value else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    _Dumper.add_representer(str, _str)
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _readable(body: Any) -> Any:
+    """The readable stored form of a body: a ``{"json": ...}`` mapping when it is exactly re-dumpable JSON."""
+    form = _json_form(body) if isinstance(body, str) else None
+    return body if form is None else form
+
+
+def _restored(stored: Any) -> Any:
+    """The body text a stored form loads back as (what ``deserialize`` hands vcrpy)."""
+    return _json_text(stored) if isinstance(stored, dict) and "json" in stored else stored
+
+
+def _fallback(form: Any, body: Any) -> Any:
+    """The next, plainer form to try for a body whose stored form did not load back exactly."""
+    if isinstance(form, dict):
+        return body
+    return _Quoted(body) if isinstance(body, str) and not isinstance(form, _Quoted) else form
+
+
+def _loads_back(form: Any, body: Any) -> bool:
+    try:
+        return _restored(_load(_dump(form))) == body
+    except (UnicodeError, yaml.YAMLError):
+        return False
 
 
 def _load(text: str) -> Any:
@@ -176,21 +207,62 @@ def scrubbed(cassette_dict: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _written(
+    data: dict[str, Any], bodies: list[tuple[Any, Any]], forms: list[list[Any]]
+) -> tuple[str | None, list[tuple[int, int]]]:
+    """The cassette text when every body loads back exactly; else the (interaction, 0 request/1 response) that do not.
+
+    One dump and one load of the whole file: far cheaper than checking each body on its own, which is done only
+    when the file cannot be written at all, to find the body responsible.
+    """
+    try:
+        text = _dump(data)
+        loaded = _load(text)["interactions"]
+    except (UnicodeError, yaml.YAMLError):
+        wrong = [(i, part) for i, pair in enumerate(bodies) for part in (0, 1)
+                 if not _loads_back(forms[i][part], pair[part])]
+        if not wrong:
+            raise  # not a body: nothing a plainer body form could fix
+        return None, wrong
+    wrong = []
+    for index, (interaction, (request_body, response_body)) in enumerate(zip(loaded, bodies)):
+        if _restored(interaction["request"].get("body")) != request_body:
+            wrong.append((index, 0))
+        stored = interaction["response"].get("body") or {}
+        if _restored(stored if "json" in stored else stored.get("string")) != response_body:
+            wrong.append((index, 1))
+    return (None if wrong else text), wrong
+
+
 class ReadableYAMLSerializer:
-    """vcrpy serializer (registered as "yaml"): scrubs secrets, decodes bodies, writes JSON/SSE readably."""
+    """vcrpy serializer (registered as "yaml"): scrubs secrets, decodes bodies, writes JSON/SSE readably.
+
+    Loading the file gives back exactly the recorded bodies: the written text is loaded once and compared;
+    a body that did not survive (rare: odd characters, JSON that YAML retypes) is written plainer and the
+    file written again -- JSON as its text, then text double-quoted with escapes.
+    """
 
     @staticmethod
     def serialize(cassette_dict: dict[str, Any]) -> str:
         data = scrubbed(cassette_dict)
-        for interaction in data.get("interactions", []):
-            request, response = interaction["request"], interaction["response"]
-            request["body"] = _readable(request.get("body"))
-            body = response.get("body", {}).get("string")
-            form = _readable(body)
-            response["body"] = form if isinstance(form, dict) else {"string": body}
-            interaction["request"] = _ordered(request, ("method", "uri", "headers", "body"))
-            interaction["response"] = _ordered(response, ("status", "headers", "body"))
-        return _dump(data)
+        interactions = data.get("interactions", [])
+        bodies = [(i["request"].get("body"), i["response"].get("body", {}).get("string")) for i in interactions]
+        forms = [[_readable(body) for body in pair] for pair in bodies]
+        for interaction in interactions:
+            interaction["request"] = _ordered(interaction["request"], ("method", "uri", "headers", "body"))
+            interaction["response"] = _ordered(interaction["response"], ("status", "headers", "body"))
+        for _ in range(3):  # readable form, then raw text, then quoted text
+            for interaction, (request_form, response_form) in zip(interactions, forms):
+                interaction["request"]["body"] = request_form
+                stored = response_form if isinstance(response_form, dict) else {"string": response_form}
+                interaction["response"]["body"] = stored
+            text, wrong = _written(data, bodies, forms)
+            if text is not None:
+                return text
+            for index, part in wrong:
+                forms[index][part] = _fallback(forms[index][part], bodies[index][part])
+        unwritable = [bodies[index][part] for index, part in wrong]
+        raise ValueError(f"cannot write recorded bodies so that they load back exactly: {unwritable!r}")
 
     @staticmethod
     def deserialize(cassette_string: str) -> dict[str, Any]:
@@ -326,7 +398,7 @@ def cassette(path: str | os.PathLike[str], mode: str = "none", *, allow_unplayed
 
     if mode not in RECORD_MODES:
         raise ValueError(f"Unknown cassette mode {mode!r}; expected one of {', '.join(RECORD_MODES)}")
-    target = Path(path) if Path(path).suffix else Path(path).with_suffix(".yaml")
+    target = cassette_path(path)
     file = target
     if mode == "rewrite":
         # Recorded beside the old file, which is replaced in one step at the end: nobody replaying it meanwhile
