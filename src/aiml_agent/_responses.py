@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from inspect import isawaitable
 from typing import Any
 
 from haystack import logging
@@ -25,7 +26,6 @@ from haystack.dataclasses import (
     SyncStreamingCallbackT,
     ToolCall,
 )
-from haystack.dataclasses.streaming_chunk import _invoke_streaming_callback
 
 from aiml_agent.errors import AIMLAPIError
 
@@ -159,24 +159,36 @@ def chunks_to_message(chunks: list[StreamingChunk]) -> ChatMessage:
 def read_stream(stream: Any, callback: SyncStreamingCallbackT, info: ComponentInfo) -> list[StreamingChunk]:
     """Read an openai ``Stream`` to the end, handing each converted chunk to `callback`; always closes it."""
     chunks: list[StreamingChunk] = []
+    append = chunks.append
     try:
         for chunk in stream:
-            chunks.append(_to_streaming_chunk(chunk, chunks, info))
-            callback(chunks[-1])
+            converted = to_streaming_chunk(chunk, chunks, info)
+            append(converted)
+            callback(converted)
     finally:
         stream.close()
     return chunks
 
 
 async def read_stream_async(stream: Any, callback: StreamingCallbackT, info: ComponentInfo) -> list[StreamingChunk]:
-    """Async `read_stream` (the callback may be sync or async); closes the stream even when cancelled."""
+    """Async `read_stream` (the callback may be sync or async); closes the stream even when cancelled.
+
+    A stream read to the end was already closed by the SDK, so closing it again does not suspend and needs no
+    shield (a shield is a task, and an event-loop round, per model call); a broken-off one is closed shielded.
+    """
     chunks: list[StreamingChunk] = []
+    append = chunks.append
     try:
         async for chunk in stream:
-            chunks.append(_to_streaming_chunk(chunk, chunks, info))
-            await _invoke_streaming_callback(callback, chunks[-1])
-    finally:
+            converted = to_streaming_chunk(chunk, chunks, info)
+            append(converted)
+            outcome = callback(converted)
+            if outcome is not None and isawaitable(outcome):
+                await outcome
+    except BaseException:
         await asyncio.shield(stream.close())
+        raise
+    await stream.close()
     return chunks
 
 
@@ -190,12 +202,12 @@ def stream_to_message(chunks: list[StreamingChunk], base_url: str) -> ChatMessag
     return chunks_to_message(chunks)
 
 
-def _to_streaming_chunk(chunk: Any, previous: list[StreamingChunk], info: ComponentInfo) -> StreamingChunk:
+def to_streaming_chunk(chunk: Any, previous: list[StreamingChunk], info: ComponentInfo | None) -> StreamingChunk:
     """Haystack's chunk conversion, plus AIMLAPI's cost when this chunk carries the top-level ``meta``."""
-    streaming_chunk = _convert_chat_completion_chunk_to_streaming_chunk(
+    converted = _convert_chat_completion_chunk_to_streaming_chunk(
         chunk=chunk, previous_chunks=previous, component_info=info
     )
     cost = cost_of(chunk)
     if cost is not None:
-        streaming_chunk.meta["cost"] = cost
-    return streaming_chunk
+        converted.meta["cost"] = cost
+    return converted

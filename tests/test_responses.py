@@ -1,0 +1,118 @@
+"""Reading openai streams: every chunk reaches the callback (sync or async), and the stream is always closed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from haystack.dataclasses import ComponentInfo, StreamingChunk
+from openai import OpenAI
+from openai.types.chat import ChatCompletionChunk
+
+from aiml_agent._responses import read_stream, read_stream_async
+from aiml_agent.testing import Reply, ScriptedServer
+
+INFO = ComponentInfo(type="aiml_agent.generator.AIMLAPIChatGenerator", name="llm")
+COST = {"credits_used": 42, "usd_spent": 0.000021}
+
+
+def scripted_stream(*replies: Any) -> list[list[ChatCompletionChunk]]:
+    """The SDK's chunk objects of each reply streamed by a ScriptedServer (usage chunk included)."""
+    with ScriptedServer(list(replies)) as server:
+        client = OpenAI(api_key="test-key", base_url=server.base_url, max_retries=0)
+        return [
+            list(
+                client.chat.completions.create(
+                    model="m",
+                    messages=[{"role": "user", "content": "hi"}],
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+            )
+            for _ in replies
+        ]
+
+
+# ---- reading streams -------------------------------------------------------------------------------------
+
+
+class SyncFakeStream:
+    """Stands in for openai's Stream: yields chunks, may break off, records close()."""
+
+    def __init__(self, chunks: list[ChatCompletionChunk], fail_after: int | None = None) -> None:
+        self.chunks, self.fail_after, self.closed = chunks, fail_after, 0
+
+    def __iter__(self) -> Any:
+        for i, chunk in enumerate(self.chunks):
+            if i == self.fail_after:
+                raise ConnectionError("stream broke")
+            yield chunk
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class FakeStream(SyncFakeStream):
+    """Stands in for openai's AsyncStream."""
+
+    async def __aiter__(self) -> Any:
+        for chunk in self:
+            await asyncio.sleep(0)
+            yield chunk
+
+    async def close(self) -> None:  # type: ignore[override]
+        await asyncio.sleep(0)
+        self.closed += 1
+
+
+def test_read_stream_hands_each_chunk_to_the_callback_and_closes() -> None:
+    (raw,) = scripted_stream(Reply(text="two words", cost=COST))
+    seen: list[StreamingChunk] = []
+    stream = SyncFakeStream(raw)
+    chunks = read_stream(stream, seen.append, INFO)
+    assert seen == chunks and stream.closed == 1
+    assert chunks[-1].meta["cost"] == COST and "".join(c.content for c in chunks) == "two words"
+
+    broken = SyncFakeStream(raw, fail_after=2)
+    with pytest.raises(ConnectionError):
+        read_stream(broken, seen.append, INFO)
+    assert broken.closed == 1
+
+
+async def test_read_stream_async_sync_and_async_callbacks_and_closing() -> None:
+    (raw,) = scripted_stream(Reply(text="two words"))
+    seen: list[StreamingChunk] = []
+
+    async def collect(chunk: StreamingChunk) -> None:
+        await asyncio.sleep(0)
+        seen.append(chunk)
+
+    stream = FakeStream(raw)
+    chunks = await read_stream_async(stream, collect, INFO)
+    assert seen == chunks and len(chunks) == len(raw) and stream.closed == 1
+
+    plain: list[StreamingChunk] = []
+    assert await read_stream_async(FakeStream(raw), plain.append, INFO) == plain
+
+    broken = FakeStream(raw, fail_after=2)
+    with pytest.raises(ConnectionError):
+        await read_stream_async(broken, collect, INFO)
+    assert broken.closed == 1
+
+
+async def test_read_stream_async_closes_when_cancelled() -> None:
+    (raw,) = scripted_stream(Reply(text="a b c d e f"))
+    started = asyncio.Event()
+    stream = FakeStream(raw)
+
+    async def slow(chunk: StreamingChunk) -> None:
+        started.set()
+        await asyncio.sleep(10)
+
+    task = asyncio.create_task(read_stream_async(stream, slow, INFO))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert stream.closed == 1
