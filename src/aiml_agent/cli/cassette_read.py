@@ -32,7 +32,6 @@ class ReplyText:
     """What the server answered to one request."""
 
     status: int | None = None
-    streamed: bool = False
     model: str | None = None
     text: str = ""
     refusal: str = ""
@@ -167,7 +166,7 @@ def _reply_from_json(body: dict[str, Any]) -> ReplyText:
 
 
 def _reply_from_stream(text: str) -> ReplyText:
-    reply = ReplyText(streamed=True)
+    reply = ReplyText()
     calls: dict[int, ToolCallText] = {}
     parts: list[str] = []
     for line in text.splitlines():
