@@ -114,8 +114,7 @@ def interleaved(contenders: dict[str, Callable[[], Any]], *, reps: int, warmup: 
     return [Stats(name, samples[name]) for name in names]
 
 
-def interleaved_async(contenders: dict[str, Callable[[], Awaitable[Any]]], *, reps: int,
-                      warmup: int) -> list[Stats]:
+def interleaved_async(contenders: dict[str, Callable[[], Awaitable[Any]]], *, reps: int, warmup: int) -> list[Stats]:
     """Like :func:`interleaved`, for coroutine functions, all in one event loop."""
 
     async def main() -> list[Stats]:
@@ -251,7 +250,7 @@ def _owner(filename: str, funcname: str) -> str:
             return "haystack_integrations (seed)"
         return top.removesuffix(".py")
     if path.startswith(_STDLIB):
-        rel = path[len(_STDLIB):].lstrip("/")
+        rel = path[len(_STDLIB) :].lstrip("/")
         return "stdlib:" + rel.split("/", 1)[0].removesuffix(".py")
     return "other"
 
@@ -320,8 +319,9 @@ def make_script(spec: str) -> Callable[[dict[str, Any]], Any]:
         done = _tool_rounds(body)
         if done >= rounds:
             return Reply(text="It is sunny in Paris, 21 degrees.")
-        return Reply(tool_calls=[ToolCallReply(name, args, id=f"call_{done}_{i}")
-                                 for i, (name, args) in enumerate(calls)])
+        return Reply(
+            tool_calls=[ToolCallReply(name, args, id=f"call_{done}_{i}") for i, (name, args) in enumerate(calls)]
+        )
 
     return script
 
@@ -330,8 +330,13 @@ def make_script(spec: str) -> Callable[[dict[str, Any]], Any]:
 def scripted_server(spec: str) -> Iterator[str]:
     """Start a ScriptedServer with script ``spec`` in a child process; yield its base URL."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, str(HERE / "_harness.py"), "serve", spec], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "_harness.py"), "serve", spec],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()

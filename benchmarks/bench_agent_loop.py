@@ -46,8 +46,7 @@ FLOOR, HAYSTACK = "floor (openai SDK loop)", "haystack Agent + seed"
 PEERS = (("pydantic-ai Agent", make_pydantic_ai), ("openai-agents Runner", make_openai_agents))
 
 
-def build(base_url: str, stream: bool, peers: bool) -> tuple[dict[str, Any], dict[str, Any], dict[str, str],
-                                                             list[str]]:
+def build(base_url: str, stream: bool, peers: bool) -> tuple[dict[str, Any], dict[str, Any], dict[str, str], list[str]]:
     """The sync and async contenders for one mode, those that cannot run (name -> why), and notes."""
     sync: dict[str, Any] = {}
     asyn: dict[str, Any] = {}
@@ -85,10 +84,17 @@ def main(argv: list[str] | None = None) -> list[Table]:
             sync, asyn, missing, notes = build(url, stream, peers=not args.quick)
             names = [FLOOR, HAYSTACK, OURS] + [name for name, _ in PEERS if name in sync or name in missing]
             kind = "streamed" if stream else "not streamed"
-            for label, stats in (("sync run()", interleaved(sync, reps=reps, warmup=warmup)),
-                                 ("async run_async()", interleaved_async(asyn, reps=reps, warmup=warmup))):
-                table = Table(f"Agent loop, {label}, {kind}: 1 tool call + answer", in_order(names, stats, missing),
-                              baseline=FLOOR, baseline_label="x floor", notes=list(notes))
+            for label, stats in (
+                ("sync run()", interleaved(sync, reps=reps, warmup=warmup)),
+                ("async run_async()", interleaved_async(asyn, reps=reps, warmup=warmup)),
+            ):
+                table = Table(
+                    f"Agent loop, {label}, {kind}: 1 tool call + answer",
+                    in_order(names, stats, missing),
+                    baseline=FLOOR,
+                    baseline_label="x floor",
+                    notes=list(notes),
+                )
                 table.notes.insert(0, goal_note(table, OURS, GOAL, f"{OURS} vs floor"))
                 tables.append(table)
             if args.profile:  # fresh async contenders: the timed ones' clients are bound to a closed loop
@@ -103,6 +109,7 @@ def _profile(sync: dict[str, Any], asyn: dict[str, Any], kind: str, runs: int) -
     for name, afn in asyn.items():
         loop = asyncio.new_event_loop()
         try:
+
             def once(loop: asyncio.AbstractEventLoop = loop, afn: Any = afn) -> Any:
                 return loop.run_until_complete(afn())
 

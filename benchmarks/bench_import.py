@@ -42,9 +42,27 @@ STATEMENTS = {
     SEED: "import haystack_integrations.components.generators.aimlapi",
 }
 QUICK = ("python -c pass", "import aiml_agent", BASELINE, "import aiml_agent.testing")
-HEAVY = ("haystack", "haystack_integrations", "openai", "httpx2", "httpx", "pydantic", "jsonschema", "jinja2",
-         "docstring_parser", "vcr", "yaml", "pytest", "asyncio", "concurrent", "aiml_agent.testing",
-         "aiml_agent.cli", "aiml_agent.agent", "aiml_agent.generator", "aiml_agent.tools")
+HEAVY = (
+    "haystack",
+    "haystack_integrations",
+    "openai",
+    "httpx2",
+    "httpx",
+    "pydantic",
+    "jsonschema",
+    "jinja2",
+    "docstring_parser",
+    "vcr",
+    "yaml",
+    "pytest",
+    "asyncio",
+    "concurrent",
+    "aiml_agent.testing",
+    "aiml_agent.cli",
+    "aiml_agent.agent",
+    "aiml_agent.generator",
+    "aiml_agent.tools",
+)
 _REPORT = """
 import sys
 before = set(sys.modules)
@@ -87,14 +105,25 @@ def main(argv: list[str] | None = None) -> list[Table]:
     warmup = 0 if args.quick else 1  # a fresh process each time: one run only to warm the file cache
     stats = interleaved({name: _runner(code) for name, code in statements.items()}, reps=reps, warmup=warmup)
     stats = in_order(wanted, stats, missing)
-    table = Table("Import, cold (fresh interpreter each time, start-up included)", stats, baseline=BASELINE,
-                  baseline_label="x haystack.tools+openai")
+    table = Table(
+        "Import, cold (fresh interpreter each time, start-up included)",
+        stats,
+        baseline=BASELINE,
+        baseline_label="x haystack.tools+openai",
+    )
     table.notes.append(goal_note(table, "import aiml_agent", GOAL, "import aiml_agent vs baseline"))
     start = {s.name: s.median_ms for s in stats if s.samples_ns}.get("python -c pass", 0.0)
-    net = [Stats(s.name, [max(0, t - int(start * 1e6)) for t in s.samples_ns], s.missing)
-           for s in stats if s.name != "python -c pass"]
-    net_table = Table("Import, net of interpreter start-up (median of an empty `python -c pass` subtracted)", net,
-                      baseline=BASELINE, baseline_label="x haystack.tools+openai")
+    net = [
+        Stats(s.name, [max(0, t - int(start * 1e6)) for t in s.samples_ns], s.missing)
+        for s in stats
+        if s.name != "python -c pass"
+    ]
+    net_table = Table(
+        "Import, net of interpreter start-up (median of an empty `python -c pass` subtracted)",
+        net,
+        baseline=BASELINE,
+        baseline_label="x haystack.tools+openai",
+    )
     lines = []
     for name, code in statements.items():
         if args.quick and name == BASELINE:

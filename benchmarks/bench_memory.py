@@ -85,16 +85,25 @@ def child(name: str, url: str, runs: int, trace: bool) -> dict[str, Any]:
         wall = time.perf_counter() - start
         peak = sampler.stop()
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        return {"before": before, "peak": max(peak, maxrss if maxrss > maxrss_before else 0), "wall": wall,
-                "ok": len(results)}
+        return {
+            "before": before,
+            "peak": max(peak, maxrss if maxrss > maxrss_before else 0),
+            "wall": wall,
+            "ok": len(results),
+        }
 
     return asyncio.run(main())
 
 
 def _measure(name: str, url: str, runs: int, trace: bool) -> dict[str, Any]:
     argv = [sys.executable, str(HERE / "bench_memory.py"), "--child", name, url, str(runs)]
-    out = subprocess.run([*argv, *(["--trace"] if trace else [])], capture_output=True, text=True, check=False,
-                         env={**os.environ, "HAYSTACK_TELEMETRY_ENABLED": "False"})
+    out = subprocess.run(
+        [*argv, *(["--trace"] if trace else [])],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "HAYSTACK_TELEMETRY_ENABLED": "False"},
+    )
     if out.returncode != 0:
         raise RuntimeError(f"memory child for {name} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -127,12 +136,29 @@ def main(argv: list[str] | None = None) -> list[Grid]:
             rss = _measure(name, url, runs, trace=False)
             traced = "-" if args.quick else f"{_measure(name, url, runs, trace=True)['traced_peak'] / runs / 1024:.1f}"
             growth = rss["peak"] - rss["before"]
-            rows.append([name, f"{rss['before'] / mb:.1f}", f"{rss['peak'] / mb:.1f}", f"{growth / runs / 1024:.1f}",
-                         traced, f"{rss['wall']:.2f}"])
-    grid = Grid(f"Memory: {runs} concurrent run_async (1 tool call + answer each), one agent",
-                ["contender", "RSS before MB", "peak RSS MB", "RSS growth KB/run", "traced peak KB/run",
-                 f"wall s ({runs} runs)"], rows,
-                ["baseline = the same child process after imports and a warm-up, just before the runs"])
+            rows.append(
+                [
+                    name,
+                    f"{rss['before'] / mb:.1f}",
+                    f"{rss['peak'] / mb:.1f}",
+                    f"{growth / runs / 1024:.1f}",
+                    traced,
+                    f"{rss['wall']:.2f}",
+                ]
+            )
+    grid = Grid(
+        f"Memory: {runs} concurrent run_async (1 tool call + answer each), one agent",
+        [
+            "contender",
+            "RSS before MB",
+            "peak RSS MB",
+            "RSS growth KB/run",
+            "traced peak KB/run",
+            f"wall s ({runs} runs)",
+        ],
+        rows,
+        ["baseline = the same child process after imports and a warm-up, just before the runs"],
+    )
     ns = argparse.Namespace(markdown=args.markdown)
     return emit([grid], ns)
 

@@ -47,8 +47,9 @@ def _on(loop: asyncio.AbstractEventLoop, make: Callable[[], Awaitable[Any]]) -> 
     return lambda: loop.run_until_complete(make())
 
 
-def contenders(url: str, function: Callable[..., Any], is_async: bool) -> tuple[dict[str, Any], dict[str, str],
-                                                                              list[str]]:
+def contenders(
+    url: str, function: Callable[..., Any], is_async: bool
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     """The runs to time (name -> callable), those that cannot run (name -> why), and notes."""
     out: dict[str, Any] = {}
     missing: dict[str, str] = {}
@@ -78,8 +79,11 @@ def contenders(url: str, function: Callable[..., Any], is_async: bool) -> tuple[
 
 
 def haystack_names(is_async: bool) -> list[str]:
-    return ["haystack run_async() (4 at once)"] if is_async else ["haystack run() (4 at once)",
-                                                                   "haystack run_async() (4 at once)"]
+    return (
+        ["haystack run_async() (4 at once)"]
+        if is_async
+        else ["haystack run() (4 at once)", "haystack run_async() (4 at once)"]
+    )
 
 
 def main(argv: list[str] | None = None) -> list[Table]:
@@ -94,11 +98,18 @@ def main(argv: list[str] | None = None) -> list[Table]:
             names = ["aiml_agent run()", "aiml_agent run_async()", *haystack_names(is_async)]
             stats: list[Stats] = in_order(names, interleaved(runs, reps=reps, warmup=warmup), missing)
         kind = "async" if is_async else "sync"
-        table = Table(f"Parallel tools: {count} {kind} tools of {seconds:g} s in one turn (whole run)", stats,
-                      baseline=seconds * 1000, baseline_label="x one tool", notes=notes)
-        goals = [f"goal {name} <= {GOAL}x one tool: {ratio:.2f}x, {'met' if ratio <= GOAL else 'MISSED'}"
-                 for name in ("aiml_agent run()", "aiml_agent run_async()")
-                 if (ratio := table.ratio(name)) is not None]
+        table = Table(
+            f"Parallel tools: {count} {kind} tools of {seconds:g} s in one turn (whole run)",
+            stats,
+            baseline=seconds * 1000,
+            baseline_label="x one tool",
+            notes=notes,
+        )
+        goals = [
+            f"goal {name} <= {GOAL}x one tool: {ratio:.2f}x, {'met' if ratio <= GOAL else 'MISSED'}"
+            for name in ("aiml_agent run()", "aiml_agent run_async()")
+            if (ratio := table.ratio(name)) is not None
+        ]
         table.notes[:0] = goals
         tables.append(table)
     return emit(tables, args)

@@ -123,25 +123,42 @@ def main(argv: list[str] | None = None) -> list[Any]:
                 with cassette(path):
                     check(reused.run(PROMPT))
 
-            stats = interleaved({"replayed test (build Agent + replay + check)": lambda: test_body(path, url),
-                                 "replay only (Agent reused)": replay_only,
-                                 "live run over loopback (no cassette)": lambda: check(live.run(PROMPT))},
-                                reps=reps, warmup=warmup)
+            stats = interleaved(
+                {
+                    "replayed test (build Agent + replay + check)": lambda: test_body(path, url),
+                    "replay only (Agent reused)": replay_only,
+                    "live run over loopback (no cassette)": lambda: check(live.run(PROMPT)),
+                },
+                reps=reps,
+                warmup=warmup,
+            )
         start = time.perf_counter_ns()
         for _ in range(suite):
             test_body(path, url)
         in_process = (time.perf_counter_ns() - start) / 1e9
         wall, inside = pytest_suite(suite, folder / "suite")
-    table = Table("Replay: one agent test with 3 model calls from a cassette (after warm-up)", stats,
-                  baseline=GOAL_MS, baseline_label="x 50 ms goal")
+    table = Table(
+        "Replay: one agent test with 3 model calls from a cassette (after warm-up)",
+        stats,
+        baseline=GOAL_MS,
+        baseline_label="x 50 ms goal",
+    )
     first = stats[0].median_ms
     verdict = "met" if first <= GOAL_MS else "MISSED"
     table.notes.append(f"goal replayed test <= {GOAL_MS:g} ms: {first:.1f} ms, {verdict}")
-    rows = [[f"{suite} test bodies in one process, one after the other", f"{in_process:.2f}",
-             f"{1000 * in_process / suite:.1f}"],
-            [f"pytest, {suite} @pytest.mark.vcr tests: wall (start-up, imports included)", f"{wall:.2f}",
-             f"{1000 * wall / suite:.1f}"],
-            [f"pytest, {suite} tests: as pytest reports it", f"{inside:.2f}", f"{1000 * inside / suite:.1f}"]]
+    rows = [
+        [
+            f"{suite} test bodies in one process, one after the other",
+            f"{in_process:.2f}",
+            f"{1000 * in_process / suite:.1f}",
+        ],
+        [
+            f"pytest, {suite} @pytest.mark.vcr tests: wall (start-up, imports included)",
+            f"{wall:.2f}",
+            f"{1000 * wall / suite:.1f}",
+        ],
+        [f"pytest, {suite} tests: as pytest reports it", f"{inside:.2f}", f"{1000 * inside / suite:.1f}"],
+    ]
     suite_grid = Grid(f"Replay: a suite of {suite} such tests", ["how", "total s", "per test ms"], rows)
     return emit([table, suite_grid], args)
 

@@ -51,16 +51,24 @@ def search_flights(origin: str, destination: str, date: str, passengers: int = 1
     return [{"origin": origin, "destination": destination, "date": date, "seats": passengers, "cabin": cabin}]
 '''
 # The same tool with one parameter a pydantic model: outside aiml_agent's fast path for simple types.
-MODEL_SOURCE = SOURCE.replace("from typing import Literal", """from typing import Literal
+MODEL_SOURCE = SOURCE.replace(
+    "from typing import Literal",
+    """from typing import Literal
 from pydantic import BaseModel
 
 
 class Traveller(BaseModel):
     name: str
     age: int | None = None
-""").replace("passengers: int = 1", "passengers: list[Traveller] | None = None")
-ARGS: dict[str, Any] = {"origin": "CDG", "destination": "JFK", "date": "2026-12-01", "passengers": 2,
-                        "cabin": "business"}
+""",
+).replace("passengers: int = 1", "passengers: list[Traveller] | None = None")
+ARGS: dict[str, Any] = {
+    "origin": "CDG",
+    "destination": "JFK",
+    "date": "2026-12-01",
+    "passengers": 2,
+    "cabin": "business",
+}
 DECORATE_GOAL_MS, COMPLETE_GOAL_MS = 0.5, 2.0
 
 
@@ -69,7 +77,7 @@ def fresh_functions(count: int, source: str = SOURCE) -> list[Callable[..., Any]
     out = []
     for i in range(count):
         namespace: dict[str, Any] = {}
-        exec(compile(source, f"<tool source {i}>", "exec"), namespace)  # noqa: S102 - our own constant
+        exec(compile(source, f"<tool source {i}>", "exec"), namespace)
         out.append(namespace["search_flights"])
     return out
 
@@ -83,8 +91,9 @@ def _complete(create: Callable[[Callable[..., Any]], Any]) -> Callable[[Callable
     return _complete_with(create, ARGS)
 
 
-def _complete_with(create: Callable[[Callable[..., Any]], Any],
-                   args: dict[str, Any]) -> Callable[[Callable[..., Any]], Any]:
+def _complete_with(
+    create: Callable[[Callable[..., Any]], Any], args: dict[str, Any]
+) -> Callable[[Callable[..., Any]], Any]:
     """Create the tool, read its ``tool_spec`` (what the generator sends), invoke it once with ``args``."""
 
     def make(func: Callable[..., Any]) -> Any:
@@ -102,7 +111,7 @@ def creators() -> dict[str, Callable[[Callable[..., Any]], Any]]:
     out: dict[str, Callable[[Callable[..., Any]], Any]] = {}
     try:
         from aiml_agent.tools import create_tool, tool
-    except Exception as exc:  # noqa: BLE001 - report, measure the rest
+    except Exception as exc:
         print(f"(aiml_agent.tools not importable yet: {exc!r})")
     else:
         out["aiml_agent create_tool"] = create_tool
@@ -113,8 +122,9 @@ def creators() -> dict[str, Callable[[Callable[..., Any]], Any]]:
     return out
 
 
-def phases(create: Callable[[Callable[..., Any]], Any], funcs: list[Callable[..., Any]],
-           args: dict[str, Any] = ARGS) -> list[Stats]:
+def phases(
+    create: Callable[[Callable[..., Any]], Any], funcs: list[Callable[..., Any]], args: dict[str, Any] = ARGS
+) -> list[Stats]:
     """Manual timing of each phase of a complete tool: create, tool_spec read, 1st and 2nd invoke."""
     samples: dict[str, list[int]] = {k: [] for k in ("create", "tool_spec read", "1st invoke", "2nd invoke")}
     for func in funcs:
@@ -138,8 +148,12 @@ def main(argv: list[str] | None = None) -> list[Table]:
     makers = creators()
     contenders = {name: _consumer(fresh_functions(reps + warmup), make) for name, make in makers.items()}
     stats = interleaved(contenders, reps=reps, warmup=warmup)
-    table = Table("Tool creation: 5-parameter function with a docstring (fresh function each time)", stats,
-                  baseline="haystack create_tool_from_function", baseline_label="x haystack")
+    table = Table(
+        "Tool creation: 5-parameter function with a docstring (fresh function each time)",
+        stats,
+        baseline="haystack create_tool_from_function",
+        baseline_label="x haystack",
+    )
     by_name = {s.name: s for s in stats}
     for name, goal in (("aiml_agent create_tool", DECORATE_GOAL_MS), ("aiml_agent complete", COMPLETE_GOAL_MS)):
         if name in by_name:
@@ -148,17 +162,34 @@ def main(argv: list[str] | None = None) -> list[Table]:
     n = reps if args.quick else max(20, reps // 4)
     model_args = {**ARGS, "passengers": [{"name": "Ada", "age": 36}]}
     plain = {"aiml_agent complete": "aiml_agent create_tool", "haystack complete": "haystack create_tool_from_function"}
-    model_stats = interleaved({name: _consumer(fresh_functions(n + 1, MODEL_SOURCE),
-                                               _complete_with(makers[create], model_args))
-                               for name, create in plain.items() if create in makers}, reps=n, warmup=1)
-    tables = [table, Table("Complete tool when a parameter is a list of pydantic models (no fast path)",
-                           model_stats, baseline="haystack complete", baseline_label="x haystack")]
+    model_stats = interleaved(
+        {
+            name: _consumer(fresh_functions(n + 1, MODEL_SOURCE), _complete_with(makers[create], model_args))
+            for name, create in plain.items()
+            if create in makers
+        },
+        reps=n,
+        warmup=1,
+    )
+    tables = [
+        table,
+        Table(
+            "Complete tool when a parameter is a list of pydantic models (no fast path)",
+            model_stats,
+            baseline="haystack complete",
+            baseline_label="x haystack",
+        ),
+    ]
     if "aiml_agent create_tool" in makers:
         from aiml_agent.tools import create_tool
 
         tables.append(Table("aiml_agent complete tool, by phase", phases(create_tool, fresh_functions(n))))
-        tables.append(Table("aiml_agent complete tool, pydantic-model parameter, by phase",
-                            phases(create_tool, fresh_functions(n, MODEL_SOURCE), model_args)))
+        tables.append(
+            Table(
+                "aiml_agent complete tool, pydantic-model parameter, by phase",
+                phases(create_tool, fresh_functions(n, MODEL_SOURCE), model_args),
+            )
+        )
     from haystack.tools import create_tool_from_function
 
     tables.append(Table("haystack complete tool, by phase", phases(create_tool_from_function, fresh_functions(n))))

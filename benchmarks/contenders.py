@@ -35,15 +35,22 @@ async def get_weather_async(city: str) -> str:
     return f"Sunny in {city}, 21 degrees."
 
 
-WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string", "description": "The city name."}},
-                  "required": ["city"]}
+WEATHER_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "description": "The city name."}},
+    "required": ["city"],
+}
 
 
 # -- the floor: a hand-written loop on the openai SDK ------------------------------------------------
 def _openai_tools(functions: dict[str, Callable[..., Any]]) -> list[dict[str, Any]]:
-    return [{"type": "function", "function": {"name": name, "description": fn.__doc__.split("\n")[0],
-                                              "parameters": WEATHER_SCHEMA}}
-            for name, fn in functions.items()]
+    return [
+        {
+            "type": "function",
+            "function": {"name": name, "description": fn.__doc__.split("\n")[0], "parameters": WEATHER_SCHEMA},
+        }
+        for name, fn in functions.items()
+    ]
 
 
 def _collect_stream(chunks: Any) -> tuple[str, list[dict[str, Any]]]:
@@ -57,8 +64,7 @@ def _collect_stream(chunks: Any) -> tuple[str, list[dict[str, Any]]]:
         if delta.content:
             text.append(delta.content)
         for tc in delta.tool_calls or ():
-            call = calls.setdefault(tc.index, {"id": "", "type": "function",
-                                               "function": {"name": "", "arguments": ""}})
+            call = calls.setdefault(tc.index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
             if tc.id:
                 call["id"] = tc.id
             if tc.function and tc.function.name:
@@ -74,14 +80,16 @@ async def _collect_stream_async(chunks: Any) -> tuple[str, list[dict[str, Any]]]
 
 
 def _message(msg: Any) -> tuple[str, list[dict[str, Any]]]:
-    calls = [{"id": c.id, "type": "function", "function": {"name": c.function.name,
-                                                           "arguments": c.function.arguments}}
-             for c in msg.tool_calls or ()]
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+        for c in msg.tool_calls or ()
+    ]
     return msg.content or "", calls
 
 
-def make_floor(base_url: str, stream: bool, functions: dict[str, Callable[..., Any]] | None = None,
-               max_steps: int = 10) -> tuple[Run, RunAsync]:
+def make_floor(
+    base_url: str, stream: bool, functions: dict[str, Callable[..., Any]] | None = None, max_steps: int = 10
+) -> tuple[Run, RunAsync]:
     """The floor: the least a program can do to run the loop with the openai SDK (no framework)."""
     from openai import AsyncOpenAI, OpenAI
 
@@ -142,8 +150,9 @@ async def _anoop(chunk: Any) -> None:
     pass
 
 
-def make_haystack(base_url: str, stream: bool, tools: list[Any] | None = None,
-                  **agent_kwargs: Any) -> tuple[Run, RunAsync]:
+def make_haystack(
+    base_url: str, stream: bool, tools: list[Any] | None = None, **agent_kwargs: Any
+) -> tuple[Run, RunAsync]:
     """Haystack's ``Agent`` driving the existing ``aimlapi-haystack`` AIMLAPIChatGenerator."""
     from haystack.components.agents import Agent
     from haystack.dataclasses import ChatMessage
@@ -170,13 +179,14 @@ def aiml_agent_ready() -> bool:
     """True when aiml_agent's Agent, generator and tools can be imported (they may still be landing)."""
     try:
         from aiml_agent import Agent, AIMLAPIChatGenerator, create_tool  # noqa: F401
-    except Exception:  # noqa: BLE001 - any failure means "not ready", reported in the table notes
+    except Exception:
         return False
     return True
 
 
-def make_aiml_agent(base_url: str, stream: bool, tools: list[Any] | None = None,
-                    **agent_kwargs: Any) -> tuple[Run, RunAsync]:
+def make_aiml_agent(
+    base_url: str, stream: bool, tools: list[Any] | None = None, **agent_kwargs: Any
+) -> tuple[Run, RunAsync]:
     """``aiml_agent.Agent`` with its own ``AIMLAPIChatGenerator``."""
     from haystack.utils import Secret
 
@@ -210,6 +220,7 @@ def make_pydantic_ai(base_url: str) -> tuple[Run, RunAsync] | None:
         from pydantic_ai.providers.openai import OpenAIProvider
     except ImportError:
         return None
+
     def new_agent() -> Any:  # one per event loop: the async HTTP client's pool is bound to its loop
         model = OpenAIChatModel(MODEL, provider=OpenAIProvider(base_url=base_url, api_key=API_KEY))
         agent = Agent(model)

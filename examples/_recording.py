@@ -24,42 +24,68 @@ SCRIPTED_COST = {"credits_used": 63, "usd_spent": 0.0000315}  # AIMLAPI's `meta.
 
 SCRIPTS: dict[str, list[Any]] = {
     "quickstart": [
-        Reply(text="Natural Language Processing (NLP) is the branch of artificial intelligence that lets "
-                   "computers understand, interpret and generate human language.", cost=SCRIPTED_COST),
+        Reply(
+            text="Natural Language Processing (NLP) is the branch of artificial intelligence that lets "
+            "computers understand, interpret and generate human language.",
+            cost=SCRIPTED_COST,
+        ),
     ],
     "weather_agent": [
         Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris", "unit": "celsius"})]),
-        Reply(text="It's 18 °C and partly cloudy in Paris right now, with a light breeze: a light jacket "
-                   "will do.", cost=SCRIPTED_COST),
+        Reply(
+            text="It's 18 °C and partly cloudy in Paris right now, with a light breeze: a light jacket will do.",
+            cost=SCRIPTED_COST,
+        ),
     ],
     "toolset_from_class": [
-        Reply(tool_calls=[ToolCallReply("add", {"title": "Buy milk", "due": None}),
-                          ToolCallReply("add", {"title": "Book the dentist", "due": "Friday"})]),
+        Reply(
+            tool_calls=[
+                ToolCallReply("add", {"title": "Buy milk", "due": None}),
+                ToolCallReply("add", {"title": "Book the dentist", "due": "Friday"}),
+            ]
+        ),
         Reply(tool_calls=[ToolCallReply("complete", {"item_id": 1}), ToolCallReply("list_items", {})]),
         Reply(text="Done! Your list:\n- [x] 1. Buy milk\n- [ ] 2. Book the dentist (due Friday)"),
     ],
     "strict_tools": [
-        Reply(tool_calls=[ToolCallReply("place_order", {
-            "customer": "Ada Lovelace",
-            "items": [{"sku": "BOOK-42", "quantity": 2}, {"sku": "PEN-7", "quantity": 1}],
-            "ship_to": {"street": "12 Rue de Rivoli", "city": "Paris", "postcode": None},
-            "gift_note": None,
-            "express": None,
-        })]),
-        Reply(text="Order ORD-0001 is placed: 2 × BOOK-42 and 1 × PEN-7 for Ada Lovelace, standard shipping "
-                   "to 12 Rue de Rivoli, Paris."),
+        Reply(
+            tool_calls=[
+                ToolCallReply(
+                    "place_order",
+                    {
+                        "customer": "Ada Lovelace",
+                        "items": [{"sku": "BOOK-42", "quantity": 2}, {"sku": "PEN-7", "quantity": 1}],
+                        "ship_to": {"street": "12 Rue de Rivoli", "city": "Paris", "postcode": None},
+                        "gift_note": None,
+                        "express": None,
+                    },
+                )
+            ]
+        ),
+        Reply(
+            text="Order ORD-0001 is placed: 2 × BOOK-42 and 1 × PEN-7 for Ada Lovelace, standard shipping "
+            "to 12 Rue de Rivoli, Paris."
+        ),
     ],
     "streaming": [
         Reply(tool_calls=[ToolCallReply("get_time", {"city": "Tokyo"})]),
-        Reply(text="It's 21:30 in Tokyo, so most shops are closing. A good moment for a late dinner in "
-                   "Shinjuku: many izakayas stay open past midnight."),
+        Reply(
+            text="It's 21:30 in Tokyo, so most shops are closing. A good moment for a late dinner in "
+            "Shinjuku: many izakayas stay open past midnight."
+        ),
     ],
     "parallel_async": [
-        Reply(tool_calls=[ToolCallReply("fetch_weather", {"city": "Lisbon"}),
-                          ToolCallReply("fetch_flights", {"origin": "Berlin", "destination": "Lisbon"}),
-                          ToolCallReply("fetch_hotels", {"city": "Lisbon", "nights": 3})]),
-        Reply(text="Lisbon looks good: sunny and 24 °C, a direct flight from Berlin at 09:40 for €89, and "
-                   "Casa do Rio at €95 a night (€285 for 3 nights)."),
+        Reply(
+            tool_calls=[
+                ToolCallReply("fetch_weather", {"city": "Lisbon"}),
+                ToolCallReply("fetch_flights", {"origin": "Berlin", "destination": "Lisbon"}),
+                ToolCallReply("fetch_hotels", {"city": "Lisbon", "nights": 3}),
+            ]
+        ),
+        Reply(
+            text="Lisbon looks good: sunny and 24 °C, a direct flight from Berlin at 09:40 for €89, and "
+            "Casa do Rio at €95 a night (€285 for 3 nights)."
+        ),
     ],
     "test_replayable_agent": [
         Reply(tool_calls=[ToolCallReply("get_order_status", {"order_id": "A-1001"})]),
@@ -69,18 +95,26 @@ SCRIPTS: dict[str, list[Any]] = {
     ],
 }
 
-SCRIPT_NAMES = ["quickstart", "weather_agent", "toolset_from_class", "strict_tools", "streaming",
-                "parallel_async"]
+SCRIPT_NAMES = ["quickstart", "weather_agent", "toolset_from_class", "strict_tools", "streaming", "parallel_async"]
 
 
 def record_all() -> None:
     """Re-record every example cassette and the example test's cassettes, stopping at the first failure."""
     for name in SCRIPT_NAMES:
-        subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--record"], check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, str(EXAMPLES / f"{name}.py"), "--record"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+        )
         print(f"recorded cassettes/examples/{name}.yaml")
-    command = [sys.executable, "-m", "pytest", "examples/test_replayable_agent.py", "--record-mode=rewrite", "-q",
-               "-p", "no:cacheprovider"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "examples/test_replayable_agent.py",
+        "--record-mode=rewrite",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
     if os.environ.get("AIMLAPI_API_KEY"):
         subprocess.run(command, check=True, cwd=ROOT)
     else:

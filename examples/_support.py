@@ -34,11 +34,17 @@ OFFLINE_KEY = "offline-recording-key"  # sent only to the local ScriptedServer; 
 
 def _options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run this example: replayed, live, or re-recording it.")
-    parser.add_argument("--record", action="store_true",
-                        help="re-record the cassette (against AIMLAPI when AIMLAPI_API_KEY is set, "
-                             "else against a local ScriptedServer)")
-    parser.add_argument("--offline", action="store_true",
-                        help="with --record: record against the local ScriptedServer even when a key is set")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="re-record the cassette (against AIMLAPI when AIMLAPI_API_KEY is set, "
+        "else against a local ScriptedServer)",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="with --record: record against the local ScriptedServer even when a key is set",
+    )
     return parser.parse_args()
 
 
@@ -64,8 +70,10 @@ def scripted_server(name: str) -> Iterator[ScriptedServer]:
     with ScriptedServer(SCRIPTS[name]) as server, _env("AIMLAPI_API_KEY", OFFLINE_KEY):
         yield server
         if server.remaining:
-            raise RuntimeError(f"The example made fewer model calls than scripted for {name!r} in _recording.py "
-                               f"({server.remaining} replies left): update the script.")
+            raise RuntimeError(
+                f"The example made fewer model calls than scripted for {name!r} in _recording.py "
+                f"({server.remaining} replies left): update the script."
+            )
 
 
 @contextmanager
@@ -88,12 +96,14 @@ def example_session(name: str) -> Iterator[str]:
     elif has_key:
         yield AIMLAPI_BASE_URL
     else:
-        print(f"[replay: no AIMLAPI_API_KEY set, so the model's answers come from {shown}; "
-              "set a key to run live]")
+        print(f"[replay: no AIMLAPI_API_KEY set, so the model's answers come from {shown}; set a key to run live]")
         try:
             with cassette(path, mode="none"):  # a request with no recording fails at once: it is never retried
                 yield AIMLAPI_BASE_URL
         except (CannotOverwriteExistingCassetteException, UnplayedInteractionsError) as exc:
-            print(f"\nThis run no longer matches the recording in {shown}:\n\n{exc}\n\nIf you changed the "
-                  f"example on purpose, re-record it: python examples/{name}.py --record", file=sys.stderr)
+            print(
+                f"\nThis run no longer matches the recording in {shown}:\n\n{exc}\n\nIf you changed the "
+                f"example on purpose, re-record it: python examples/{name}.py --record",
+                file=sys.stderr,
+            )
             raise SystemExit(1) from None

@@ -56,10 +56,14 @@ async def fetch_hotels(city: str, nights: int) -> list[dict[str, object]]:
 
 
 async def main() -> None:
-    request = "I'm flying from Berlin to Lisbon for 3 nights. How's the weather, and what flight and hotel do you suggest?"
+    request = (
+        "I'm flying from Berlin to Lisbon for 3 nights. How's the weather, and what flight and hotel do you suggest?"
+    )
     with example_session("parallel_async") as api_base_url:
-        agent = Agent(AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest", api_base_url=api_base_url),
-                      tools=[fetch_weather, fetch_flights, fetch_hotels])
+        agent = Agent(
+            AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest", api_base_url=api_base_url),
+            tools=[fetch_weather, fetch_flights, fetch_hotels],
+        )
         result = await agent.run_async(request)
 
     print(f"You: {request}\n")
@@ -69,8 +73,9 @@ async def main() -> None:
             print(" (the answer)")
             continue
         each = sum(call.duration for call in step.tool_calls)
-        print(f", then {len(step.tool_calls)} tool calls in {step.tools_duration:.2f} s "
-              f"(one after another: {each:.2f} s)")
+        print(
+            f", then {len(step.tool_calls)} tool calls in {step.tools_duration:.2f} s (one after another: {each:.2f} s)"
+        )
         for call in step.tool_calls:
             print(f"    {call.tool_name}({json.dumps(call.arguments)}) took {call.duration:.2f} s")
         if len(step.tool_calls) > 1:

@@ -1,8 +1,8 @@
 """Quick start: ask AIMLAPI a question, print the answer, its token usage and what it cost.
 
-    python examples/quickstart.py            # no key: replays cassettes/examples/quickstart.yaml, offline
-    AIMLAPI_API_KEY=... python examples/quickstart.py            # live
-    AIMLAPI_API_KEY=... python examples/quickstart.py --record   # live, re-recording the cassette
+python examples/quickstart.py            # no key: replays cassettes/examples/quickstart.yaml, offline
+AIMLAPI_API_KEY=... python examples/quickstart.py            # live
+AIMLAPI_API_KEY=... python examples/quickstart.py --record   # live, re-recording the cassette
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ def main() -> None:
     print(f"A: {reply.text}\n")
     usage = reply.meta["usage"]
     print(f"model: {reply.meta['model']}")
-    print(f"usage: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion "
-          f"= {usage['total_tokens']} tokens")
+    print(
+        f"usage: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion "
+        f"= {usage['total_tokens']} tokens"
+    )
     cost = reply.meta.get("cost")  # AIMLAPI reports credits and dollars when it can
     print(f"cost: {cost['credits_used']} credits, ${cost['usd_spent']:.7f}" if cost else "cost: not reported")
 

@@ -43,8 +43,10 @@ def print_chunk(chunk: StreamingChunk) -> None:
     if chunk.tool_call_result is not None:
         call = chunk.tool_call_result.origin
         outcome = "failed" if chunk.tool_call_result.error else "returned"
-        print(f"[{call.tool_name}({json.dumps(call.arguments)}) {outcome} {chunk.tool_call_result.result!r}]\n",
-              flush=True)
+        print(
+            f"[{call.tool_name}({json.dumps(call.arguments)}) {outcome} {chunk.tool_call_result.result!r}]\n",
+            flush=True,
+        )
     if chunk.content:
         print(chunk.content, end="", flush=True)
 
@@ -52,8 +54,11 @@ def print_chunk(chunk: StreamingChunk) -> None:
 def main() -> None:
     question = "What time is it in Tokyo now, and what's a good thing to do at that hour?"
     with example_session("streaming") as api_base_url:
-        agent = Agent(AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest", api_base_url=api_base_url),
-                      tools=[get_time], streaming_callback=print_chunk)
+        agent = Agent(
+            AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest", api_base_url=api_base_url),
+            tools=[get_time],
+            streaming_callback=print_chunk,
+        )
         print(f"You: {question}", flush=True)
         result = agent.run(question)
     print(f"\n\n({len(result['steps'])} model calls, {result['usage']['total_tokens']} tokens)")

@@ -32,8 +32,9 @@ class OrderLine(BaseModel):
 
 
 @tool
-def place_order(customer: str, items: list[OrderLine], ship_to: Address, gift_note: str | None = None,
-                express: bool = False) -> str:
+def place_order(
+    customer: str, items: list[OrderLine], ship_to: Address, gift_note: str | None = None, express: bool = False
+) -> str:
     """Place an order for a customer.
 
     Args:
@@ -43,8 +44,10 @@ def place_order(customer: str, items: list[OrderLine], ship_to: Address, gift_no
         gift_note: A note to print on the packing slip, if the user asked for one.
         express: Next-day delivery (costs extra); only when the user asks for it.
     """
-    print(f"  place_order called with: gift_note={gift_note!r}, express={express!r}, "
-          f"ship_to={ship_to!r}, items={[f'{line.quantity} x {line.sku}' for line in items]}")
+    print(
+        f"  place_order called with: gift_note={gift_note!r}, express={express!r}, "
+        f"ship_to={ship_to!r}, items={[f'{line.quantity} x {line.sku}' for line in items]}"
+    )
     return f"ORD-0001 placed for {customer}: {len(items)} lines, {'express' if express else 'standard'} shipping"
 
 
@@ -61,8 +64,11 @@ def main() -> None:
     request = "Order 2 copies of BOOK-42 and one PEN-7 for Ada Lovelace, to 12 Rue de Rivoli, Paris."
     print(f"\nYou: {request}")
     with example_session("strict_tools") as api_base_url:
-        agent = Agent(AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest", api_base_url=api_base_url),
-                      tools=[place_order], tools_strict=True)
+        agent = Agent(
+            AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest", api_base_url=api_base_url),
+            tools=[place_order],
+            tools_strict=True,
+        )
         result = agent.run(request)
 
     for step in result["steps"]:

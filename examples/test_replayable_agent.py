@@ -38,8 +38,9 @@ def get_order_status(order_id: str) -> str:
 
 @pytest.fixture
 def agent() -> Agent:
-    generator = AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest", api_base_url=API_BASE_URL,
-                                     generation_kwargs={"temperature": 0})
+    generator = AIMLAPIChatGenerator(
+        model="openai/gpt-5-chat-latest", api_base_url=API_BASE_URL, generation_kwargs={"temperature": 0}
+    )
     return Agent(generator, tools=[get_order_status], system_prompt="You are a shop's support assistant. Be brief.")
 
 

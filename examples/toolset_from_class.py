@@ -71,8 +71,11 @@ def main() -> None:
     with example_session("toolset_from_class") as api_base_url:
         # The calls of one model turn normally run concurrently; these tools share the list and item ids
         # follow the order of the calls, so run them one at a time, in call order.
-        agent = Agent(AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest", api_base_url=api_base_url),
-                      tools=toolset, tool_concurrency=1)
+        agent = Agent(
+            AIMLAPIChatGenerator(model="openai/gpt-5-chat-latest", api_base_url=api_base_url),
+            tools=toolset,
+            tool_concurrency=1,
+        )
         result = agent.run(request)
 
     for step in result["steps"]:

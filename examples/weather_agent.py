@@ -63,8 +63,11 @@ def main() -> None:
     print(f"\nAssistant: {result['last_message'].text}\n")
     usage = result["usage"]
     cost = usage.get("cost")  # summed over the run's model calls, when AIMLAPI reports it
-    print(f"{usage['requests']} model calls, {usage['total_tokens']} tokens"
-          + (f", {cost['credits_used']} credits" if cost else "") + f", exit reason: {result['exit_reason']}")
+    print(
+        f"{usage['requests']} model calls, {usage['total_tokens']} tokens"
+        + (f", {cost['credits_used']} credits" if cost else "")
+        + f", exit reason: {result['exit_reason']}"
+    )
     print("tool schema sent for get_weather:", json.dumps(get_weather.parameters))
 
 

@@ -231,6 +231,7 @@ def test_tool_concurrency_limits_parallel_calls() -> None:
 
 # ---- sync turns without an event loop (one call inline, several on the shared pool) ----------------------
 
+
 def sync_with_context(city: str, ctx: RunContext[Any]) -> str:
     """Sleeps a little, then reports which call it was.
 
@@ -250,8 +251,11 @@ def test_sync_only_turn_runs_concurrently_each_call_with_its_own_context() -> No
 
 
 def test_raise_mode_on_a_sync_turn_raises_the_first_failure_in_call_order() -> None:
-    calls = [ToolCallReply("get_weather", {"city": "Paris"}), ToolCallReply("get_weather", {"city": "Atlantis"}),
-             ToolCallReply("get_weather", {"city": "Paris", "days": "many"})]
+    calls = [
+        ToolCallReply("get_weather", {"city": "Paris"}),
+        ToolCallReply("get_weather", {"city": "Atlantis"}),
+        ToolCallReply("get_weather", {"city": "Paris", "days": "many"}),
+    ]
     with ScriptedServer([Reply(tool_calls=calls), "never sent"]) as server:
         agent = Agent(generator_for(server), [create_tool(get_weather)], raise_on_tool_error=True)
         with pytest.raises(ToolInvocationError, match="Atlantis"):
@@ -314,7 +318,7 @@ async def test_sync_tool_runs_off_the_callers_running_loop() -> None:
 
 
 def test_shared_pool_is_reused_and_grows_for_a_larger_concurrency() -> None:
-    from aiml_agent import tool_runner
+    from aiml_agent import _tool_runner as tool_runner
 
     first = tool_runner.shared_executor()
     assert tool_runner.shared_executor(tool_runner.MIN_POOL_WORKERS) is first
@@ -329,7 +333,7 @@ def grow_the_shared_pool(city: str) -> str:
 
     :param city: The city.
     """
-    from aiml_agent import tool_runner
+    from aiml_agent import _tool_runner as tool_runner
 
     assert tool_runner._POOL is not None
     tool_runner.shared_executor(tool_runner._POOL[1] + 1)
@@ -348,7 +352,7 @@ async def test_a_run_keeps_working_when_another_runner_replaces_the_shared_pool(
 
 
 def test_tool_runner_used_alone_refuses_a_concurrency_below_one() -> None:
-    from aiml_agent.tool_runner import ToolRunner
+    from aiml_agent._tool_runner import ToolRunner
 
     with pytest.raises(ValueError, match="concurrency must be at least 1, got 0"):
         ToolRunner({}, concurrency=0, make_context=lambda call: RunContext())

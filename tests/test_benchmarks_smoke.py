@@ -34,19 +34,23 @@ def test_harness_interleaves_and_tables_ratios() -> None:
     assert calls[:2] == ["a", "b"]  # warm-up, then rounds whose first contender rotates
     assert calls[2:] == ["a", "b", "b", "a", "a", "b", "b", "a"]
     assert [len(s.samples_ns) for s in stats] == [4, 4]
-    table = harness.Table("t", [harness.Stats("base", [2_000_000] * 3), harness.Stats("x", [3_000_000] * 3)],
-                          baseline="base")
+    table = harness.Table(
+        "t", [harness.Stats("base", [2_000_000] * 3), harness.Stats("x", [3_000_000] * 3)], baseline="base"
+    )
     assert table.ratio("x") == pytest.approx(1.5)
     assert "1.50x" in table.render() and "| x | 3.000 |" in table.markdown()
     assert "1.50x" in harness.goal_note(table, "x", 1.1, "x vs base") and "MISSED" in harness.goal_note(
-        table, "x", 1.1, "x vs base")
+        table, "x", 1.1, "x vs base"
+    )
 
 
 def test_a_peer_that_is_not_installed_is_a_row_saying_so() -> None:
     harness = _bench("_harness")
-    stats = harness.in_order(["floor", "peer", "ours"], [harness.Stats("ours", [3_000_000]),
-                                                        harness.Stats("floor", [2_000_000])],
-                             {"peer": harness.NOT_INSTALLED})
+    stats = harness.in_order(
+        ["floor", "peer", "ours"],
+        [harness.Stats("ours", [3_000_000]), harness.Stats("floor", [2_000_000])],
+        {"peer": harness.NOT_INSTALLED},
+    )
     table = harness.Table("t", stats, baseline="floor")
     assert [row[0] for row in table.rows()] == ["floor", "peer", "ours"]
     assert table.rows()[1][1] == "not installed: pip install -e '.[bench]'" and table.ratio("peer") is None

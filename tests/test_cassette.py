@@ -56,16 +56,26 @@ def test_records_then_replays_without_server_or_key(tmp_path: Path, monkeypatch:
     assert "AIMLAPI_API_KEY" not in os.environ
 
 
-def test_every_credential_header_is_dropped_and_its_value_scrubbed(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_credential_header_is_dropped_and_its_value_scrubbed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keys sent in any credential header (not only ``Authorization``) never reach the file, even when no
     ``*_API_KEY`` variable holds them: the value seen in the header is also scrubbed from the bodies."""
     for name in [k for k in os.environ if k.upper().endswith("API_KEY")]:
         monkeypatch.delenv(name)
-    keys = {"api-key": "azure-KEY-111111", "x-api-key": "anthropic-KEY-222222",
-            "x-goog-api-key": "google-KEY-333333", "cookie": "session=COOKIE-444444"}
-    response_headers = {"set-cookie": "sid=SETCOOKIE-555555", "openai-organization": "org-666666",
-                        "openai-project": "proj-777777", "x-request-id": "req-888888", "request-id": "req-999999"}
+    keys = {
+        "api-key": "azure-KEY-111111",
+        "x-api-key": "anthropic-KEY-222222",
+        "x-goog-api-key": "google-KEY-333333",
+        "cookie": "session=COOKIE-444444",
+    }
+    response_headers = {
+        "set-cookie": "sid=SETCOOKIE-555555",
+        "openai-organization": "org-666666",
+        "openai-project": "proj-777777",
+        "x-request-id": "req-888888",
+        "request-id": "req-999999",
+    }
     mentioned = " ".join(value for name, value in keys.items() if name != "cookie")
     body = json.dumps({"model": "m", "messages": [{"role": "user", "content": f"keys: {mentioned}"}]})
     with ScriptedServer([Reply(text="ok", headers=response_headers)]) as server, cassette(tmp_path / "h", mode="once"):
@@ -130,8 +140,12 @@ class _GzipHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         data = gzip.compress(json.dumps({"answer": "zipped", "n": [1, 2]}).encode())
         self.send_response(200)
-        for name, value in (("content-type", "application/json"), ("content-encoding", "gzip"),
-                            ("content-length", str(len(data))), ("x-request-id", "req-9")):
+        for name, value in (
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+            ("content-length", str(len(data))),
+            ("x-request-id", "req-9"),
+        ):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
@@ -163,7 +177,7 @@ BODIES = [
     '{"a": 1, "b": "\\u00e9"}',
     '{\n  "a": 1,\n  "b": {}\n}\n',
     '{"a":1, "b":2}',  # mixed spacing: not reproducible, must stay text
-    "data: {\"x\":1}\n\ndata: [DONE]\n\n",
+    'data: {"x":1}\n\ndata: [DONE]\n\n',
     "line with trailing space \nnext\r\n",
     "plain text",
     "",
@@ -174,8 +188,11 @@ BODIES = [
 @pytest.mark.parametrize("body", BODIES)
 def test_loading_gives_back_the_exact_bytes(body: str | None) -> None:
     request = Request("POST", "http://x/v1/chat/completions", body, {"content-type": "application/json"})
-    response = {"status": {"code": 200, "message": "OK"}, "headers": {},
-                "body": {"string": body.encode() if body is not None else None}}
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {},
+        "body": {"string": body.encode() if body is not None else None},
+    }
     expected = body.encode() if body is not None else None
     text = serialize({"requests": [request], "responses": [response]}, ReadableYAMLSerializer)
     (requests, responses) = deserialize(text, ReadableYAMLSerializer)
@@ -186,8 +203,9 @@ def test_loading_gives_back_the_exact_bytes(body: str | None) -> None:
 @pytest.mark.parametrize("path", sorted(REAL_CASSETTES.glob("*.yaml")), ids=lambda p: p.stem)
 def test_real_openai_cassettes_round_trip_readably(path: Path) -> None:
     data = yamlserializer.deserialize(path.read_text())
-    if not isinstance(data, dict) or not all("string" in i["response"].get("body", {})
-                                              for i in data.get("interactions", [])):
+    if not isinstance(data, dict) or not all(
+        "string" in i["response"].get("body", {}) for i in data.get("interactions", [])
+    ):
         pytest.skip("not a plain vcrpy cassette")
     requests, responses = deserialize(path.read_text(), yamlserializer)[:2]
     expected = [r["body"]["string"] for r in responses]  # serialize() turns them into str in place
@@ -200,8 +218,9 @@ def test_real_openai_cassettes_round_trip_readably(path: Path) -> None:
     assert all("json" in i["request"]["body"] for i in stored)  # every request body became a mapping
 
 
-def test_rewrite_keeps_the_old_cassette_until_the_new_one_is_complete(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rewrite_keeps_the_old_cassette_until_the_new_one_is_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """While a rewrite records, the old file still replays (e.g. a test run beside a re-recording); a failed
     rewrite leaves it as it was, and no side file stays behind."""
     monkeypatch.setenv("AIMLAPI_API_KEY", FAKE_KEY)

@@ -188,7 +188,7 @@ def test_tools_check_makes_warnings_fail_for_ci(
 def test_tools_json_is_the_exact_request_field_and_strict_shows_strict_schemas(
     weather_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from aiml_agent.strict import tool_definitions
+    from aiml_agent._request import tool_definitions
     from aiml_agent.tools import create_tool
 
     spec = importlib.util.spec_from_file_location("_cli_test_weather_tools", weather_file)
@@ -365,9 +365,7 @@ def test_parameter_lines_follow_refs_only_to_where_they_point() -> None:
     assert not has_description(schema["properties"]["work"], schema)
 
 
-def test_loading_a_file_target_again_does_not_grow_sys_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_loading_a_file_target_again_does_not_grow_sys_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from aiml_agent.cli.target import load_module
 
     monkeypatch.setattr(sys, "path", list(sys.path))

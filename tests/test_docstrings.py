@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiml_agent.docstrings import parse_docstring
+from aiml_agent._docstrings import parse_docstring
 
 GOOGLE = """Search flights between two airports.
 

@@ -46,7 +46,7 @@ EXPECTED = {
     ],
     "streaming": [
         "[calling get_time ...]",
-        "[get_time({\"city\": \"Tokyo\"}) returned '21:30']",
+        '[get_time({"city": "Tokyo"}) returned \'21:30\']',
         "It's 21:30 in Tokyo, so most shops are closing.",
         "(2 model calls, 61 tokens)",
     ],
@@ -66,8 +66,15 @@ def _env() -> dict[str, str]:
 
 
 def _start(args: list[str], cwd: Path = ROOT, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(args, cwd=cwd, env={**_env(), **env}, text=True, encoding="utf-8",
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        args,
+        cwd=cwd,
+        env={**_env(), **env},
+        text=True,
+        encoding="utf-8",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +85,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subproc
     assert "Answer in one sentence." in source
     edited.write_text(source.replace("Answer in one sentence.", "Answer in two sentences."), encoding="utf-8")
     started = {name: _start([sys.executable, str(EXAMPLES / f"{name}.py")]) for name in EXPECTED}
-    started["pytest"] = _start([sys.executable, "-m", "pytest", "examples/test_replayable_agent.py", "-q",
-                                "-p", "no:cacheprovider", "--record-mode=none"])
+    started["pytest"] = _start(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "examples/test_replayable_agent.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--record-mode=none",
+        ]
+    )
     # OPENAI_LOG=info: the client would log "Retrying request" on stderr for every retry
     started["edited"] = _start([sys.executable, str(edited)], PYTHONPATH=str(EXAMPLES), OPENAI_LOG="info")
     yield started
@@ -121,7 +138,9 @@ def test_example_test_file_passes_by_replay(runs: dict[str, subprocess.Popen[str
     assert "2 passed" in stdout
     cassettes = ROOT / "cassettes" / "examples" / "test_replayable_agent"
     assert sorted(p.name for p in cassettes.iterdir()) == [
-        "test_agent_looks_up_the_order.yaml", "test_agent_looks_up_the_order_async.yaml"]
+        "test_agent_looks_up_the_order.yaml",
+        "test_agent_looks_up_the_order_async.yaml",
+    ]
 
 
 def test_edited_prompt_fails_the_replay_with_a_diff(runs: dict[str, subprocess.Popen[str]]) -> None:
@@ -142,8 +161,15 @@ def _copy_quickstart(root: Path) -> None:
 
 
 def _quickstart(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "examples/quickstart.py", *args], cwd=root, env={**_env(), **env},
-                          capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    return subprocess.run(
+        [sys.executable, "examples/quickstart.py", *args],
+        cwd=root,
+        env={**_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
 
 
 def test_record_offline_writes_a_cassette_without_secrets(tmp_path: Path) -> None:

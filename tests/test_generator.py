@@ -771,7 +771,7 @@ def test_two_threads_with_their_own_event_loops_share_one_generator(monkeypatch)
         name = threading.current_thread().name
         try:
             answers[name] = asyncio.run(runs(name, generator))
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:
             problems.append(f"{name}: {exc!r}")
 
     with ScriptedServer(echo) as server:

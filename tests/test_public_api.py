@@ -10,8 +10,16 @@ import aiml_agent.testing
 
 
 def test_every_public_name_resolves_and_is_listed() -> None:
-    promised = {"AIMLAPIChatGenerator", "tool", "create_tool", "Toolset", "RunContext", "to_strict_schema",
-                "StrictSchemaError", "Agent"}
+    promised = {
+        "AIMLAPIChatGenerator",
+        "tool",
+        "create_tool",
+        "Toolset",
+        "RunContext",
+        "to_strict_schema",
+        "StrictSchemaError",
+        "Agent",
+    }
     assert promised <= set(aiml_agent.__all__)
     for name in aiml_agent.__all__:
         assert getattr(aiml_agent, name) is not None, name
@@ -36,3 +44,21 @@ def test_importing_the_package_loads_nothing_heavy() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_every_library_error_derives_from_the_base_and_keeps_its_builtin_base() -> None:
+    from haystack.tools.errors import ToolInvocationError
+
+    from aiml_agent import errors
+
+    expected = {
+        errors.StrictSchemaError: ValueError,
+        errors.ToolDefinitionError: TypeError,
+        errors.ToolArgumentsError: ToolInvocationError,
+        errors.AIMLAPIError: RuntimeError,
+        errors.MissingAPIKeyError: ValueError,
+        errors.OutputValidationError: ValueError,
+    }
+    for error_class, builtin in expected.items():
+        assert issubclass(error_class, errors.AIMLAgentError), error_class
+        assert issubclass(error_class, builtin), error_class

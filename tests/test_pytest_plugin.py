@@ -24,7 +24,7 @@ FAKE_KEY = "sk-fake-SECRET-0123456789"
 openai.OpenAI(api_key="x").chat.completions.create  # noqa: B018
 openai.AsyncOpenAI(api_key="x").chat.completions.create  # noqa: B018
 
-USER_TESTS = '''
+USER_TESTS = """
 import os
 
 import openai
@@ -69,15 +69,19 @@ async def test_async_stream():
     chunks = await aclient.chat.completions.create(model="m", messages=[{"role": "user", "content": "stream"}],
                                                    stream=True)
     assert "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices]) == "a streamed answer"
-'''
+"""
 
 ANSWERS = {"Hi": "Hello!", "one": "1", "two": "2", "stream": "a streamed answer", "async": "async hi"}
 
 
 def _answer(body: dict[str, Any]) -> Reply:
     prompt = body["messages"][0]["content"]
-    headers = {"set-cookie": "session=abc", "x-request-id": "req-123", "openai-organization": "org-xyz",
-               "openai-project": "proj-xyz"}
+    headers = {
+        "set-cookie": "session=abc",
+        "x-request-id": "req-123",
+        "openai-organization": "org-xyz",
+        "openai-project": "proj-xyz",
+    }
     return Reply(text=ANSWERS.get(prompt, f"unexpected prompt {prompt!r}"), headers=headers)
 
 
@@ -105,8 +109,7 @@ def cassettes(project: pytest.Pytester) -> Path:
     return project.path / "cassettes" / "test_chat"
 
 
-def test_records_readable_cassettes_without_secrets(project: pytest.Pytester,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_records_readable_cassettes_without_secrets(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     record(project, monkeypatch, passed=4)
 
     files = sorted(p.name for p in cassettes(project).iterdir())
@@ -115,8 +118,16 @@ def test_records_readable_cassettes_without_secrets(project: pytest.Pytester,
     for path in cassettes(project).iterdir():
         text = path.read_text()
         assert FAKE_KEY not in text and "0123456789" not in text
-        for secret in ("authorization", "set-cookie", "x-request-id", "openai-organization", "openai-project",
-                       "org-xyz", "req-123", "session=abc"):
+        for secret in (
+            "authorization",
+            "set-cookie",
+            "x-request-id",
+            "openai-organization",
+            "openai-project",
+            "org-xyz",
+            "req-123",
+            "session=abc",
+        ):
             assert secret not in text.lower(), f"{secret} written to {path.name}"
 
     hello = yaml.safe_load((cassettes(project) / "test_hello.yaml").read_text())
@@ -141,8 +152,9 @@ def test_replays_offline_without_a_key(project: pytest.Pytester, monkeypatch: py
     assert "AIMLAPI_API_KEY" not in os.environ  # the placeholder lived only as long as each test
 
 
-def test_edited_prompt_fails_and_shows_the_difference(project: pytest.Pytester,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_edited_prompt_fails_and_shows_the_difference(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     record(project, monkeypatch, "-k", "test_hello")
     monkeypatch.setenv("PROMPT", "Hello there")
 
@@ -159,8 +171,9 @@ def test_unplayed_interactions_fail_the_test(project: pytest.Pytester, monkeypat
     result = project.runpytest("-k", "test_twice")
 
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*UnplayedInteractionsError*1 of 2 recorded interactions*",
-                                 "*#2 POST http://127.0.0.1:*/v1/chat/completions*"])
+    result.stdout.fnmatch_lines(
+        ["*UnplayedInteractionsError*1 of 2 recorded interactions*", "*#2 POST http://127.0.0.1:*/v1/chat/completions*"]
+    )
 
 
 def test_unplayed_interactions_can_be_allowed(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,8 +181,7 @@ def test_unplayed_interactions_can_be_allowed(project: pytest.Pytester, monkeypa
     monkeypatch.setenv("CALLS", "1")
 
     project.runpytest("-k", "test_twice", "-o", "aiml_allow_unplayed=true").assert_outcomes(passed=1)
-    project.makeconftest("import pytest\n\n@pytest.fixture\ndef vcr_config():\n"
-                         "    return {'allow_unplayed': True}\n")
+    project.makeconftest("import pytest\n\n@pytest.fixture\ndef vcr_config():\n    return {'allow_unplayed': True}\n")
     project.runpytest("-k", "test_twice").assert_outcomes(passed=1)
 
 
@@ -177,8 +189,9 @@ def test_request_without_recording_fails_naming_it(project: pytest.Pytester) -> 
     result = project.runpytest("-k", "test_hello")
 
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*CannotOverwriteExistingCassetteException*",
-                                 "*POST http://127.0.0.1:9/v1/chat/completions*"])
+    result.stdout.fnmatch_lines(
+        ["*CannotOverwriteExistingCassetteException*", "*POST http://127.0.0.1:9/v1/chat/completions*"]
+    )
 
 
 def test_replay_blocks_the_network(pytester: pytest.Pytester) -> None:
@@ -188,7 +201,8 @@ def test_replay_blocks_the_network(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     with ScriptedServer([]) as server:
         port = server.base_url.split(":")[2].split("/")[0]
-        pytester.makepyfile(test_net=f"""
+        pytester.makepyfile(
+            test_net=f"""
             import socket
             import pytest
 
@@ -202,19 +216,23 @@ def test_replay_blocks_the_network(pytester: pytest.Pytester) -> None:
 
             def test_unmarked():
                 connect()
-        """)
+        """
+        )
         pytester.runpytest().assert_outcomes(passed=2)
-        pytester.makeconftest("import pytest\n\n@pytest.fixture\ndef vcr_config():\n"
-                              "    return {'allowed_hosts': ['127.0.0.1']}\n")
+        pytester.makeconftest(
+            "import pytest\n\n@pytest.fixture\ndef vcr_config():\n    return {'allowed_hosts': ['127.0.0.1']}\n"
+        )
         result = pytester.runpytest("-k", "test_replay")  # the user let 127.0.0.1 through: the replay connects
         result.assert_outcomes(failed=1)
         result.stdout.fnmatch_lines(["*DID NOT RAISE*"])
 
 
-def test_user_vcr_config_overrides_defaults_and_secrets_stay_out(project: pytest.Pytester,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    project.makeconftest("import pytest\n\n@pytest.fixture\ndef vcr_config():\n"
-                         "    return {'match_on': ['method', 'path']}\n")
+def test_user_vcr_config_overrides_defaults_and_secrets_stay_out(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.makeconftest(
+        "import pytest\n\n@pytest.fixture\ndef vcr_config():\n    return {'match_on': ['method', 'path']}\n"
+    )
     record(project, monkeypatch, "-k", "test_hello")
     assert FAKE_KEY not in (cassettes(project) / "test_hello.yaml").read_text()
     monkeypatch.setenv("PROMPT", "Hello there")
@@ -222,12 +240,15 @@ def test_user_vcr_config_overrides_defaults_and_secrets_stay_out(project: pytest
     project.runpytest("-k", "test_hello").assert_outcomes(passed=1)  # the body is no longer matched
 
 
-def test_user_cassette_dir_and_serializer_win_and_secrets_still_stay_out(project: pytest.Pytester,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    project.makeconftest("import pytest\n\n"
-                         "@pytest.fixture(scope='module')\ndef vcr_cassette_dir(request):\n"
-                         "    return str(request.config.rootpath / 'tapes')\n\n"
-                         "@pytest.fixture\ndef vcr_config():\n    return {'serializer': 'json'}\n")
+def test_user_cassette_dir_and_serializer_win_and_secrets_still_stay_out(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.makeconftest(
+        "import pytest\n\n"
+        "@pytest.fixture(scope='module')\ndef vcr_cassette_dir(request):\n"
+        "    return str(request.config.rootpath / 'tapes')\n\n"
+        "@pytest.fixture\ndef vcr_config():\n    return {'serializer': 'json'}\n"
+    )
     record(project, monkeypatch, "-k", "test_hello")
 
     assert not (project.path / "cassettes").exists()
@@ -238,10 +259,12 @@ def test_user_cassette_dir_and_serializer_win_and_secrets_still_stay_out(project
 
 def test_cassette_dir_mirrors_the_test_tree(tmp_path: Path) -> None:
     assert cassette_dir(tmp_path, tmp_path / "tests" / "test_a.py") == tmp_path / "cassettes" / "test_a"
-    assert cassette_dir(tmp_path, tmp_path / "tests" / "unit" / "test_a.py") == \
-        tmp_path / "cassettes" / "unit" / "test_a"
-    assert cassette_dir(tmp_path, tmp_path / "examples" / "test_ex.py") == \
-        tmp_path / "cassettes" / "examples" / "test_ex"
+    assert (
+        cassette_dir(tmp_path, tmp_path / "tests" / "unit" / "test_a.py") == tmp_path / "cassettes" / "unit" / "test_a"
+    )
+    assert (
+        cassette_dir(tmp_path, tmp_path / "examples" / "test_ex.py") == tmp_path / "cassettes" / "examples" / "test_ex"
+    )
     assert cassette_dir(tmp_path, Path("/elsewhere/test_b.py")) == tmp_path / "cassettes" / "test_b"
 
 
@@ -249,7 +272,9 @@ def test_plugin_module_loads_without_vcrpy() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, aiml_agent.testing.pytest_plugin; "
-            "print(sorted(m for m in ('vcr', 'yaml', 'openai', 'aiml_agent.testing.cassettes') if m in sys.modules))")
+    code = (
+        "import sys, aiml_agent.testing.pytest_plugin; "
+        "print(sorted(m for m in ('vcr', 'yaml', 'openai', 'aiml_agent.testing.cassettes') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

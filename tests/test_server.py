@@ -22,8 +22,9 @@ def client(server: ScriptedServer, **kwargs: Any) -> openai.OpenAI:
     return openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0, **kwargs)
 
 
-def raw_post(server: ScriptedServer, body: dict[str, Any], path: str = "/v1/chat/completions",
-             method: str = "POST") -> tuple[http.client.HTTPResponse, bytes]:
+def raw_post(
+    server: ScriptedServer, body: dict[str, Any], path: str = "/v1/chat/completions", method: str = "POST"
+) -> tuple[http.client.HTTPResponse, bytes]:
     port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     conn.request(method, path, json.dumps(body), {"content-type": "application/json"})
@@ -35,7 +36,7 @@ def raw_post(server: ScriptedServer, body: dict[str, Any], path: str = "/v1/chat
 
 def sse_events(data: bytes) -> list[str]:
     """The `data:` payloads of an SSE body, in order (including "[DONE]")."""
-    return [block[len("data: "):] for block in data.decode().split("\n\n") if block.startswith("data: ")]
+    return [block[len("data: ") :] for block in data.decode().split("\n\n") if block.startswith("data: ")]
 
 
 def stream_body(**extra: Any) -> dict[str, Any]:
@@ -43,6 +44,7 @@ def stream_body(**extra: Any) -> dict[str, Any]:
 
 
 # -- plain JSON replies ------------------------------------------------------------------------------
+
 
 def test_text_reply_has_openai_shape_and_default_usage() -> None:
     with ScriptedServer(["Sunny and mild today."]) as server:
@@ -58,15 +60,23 @@ def test_text_reply_has_openai_shape_and_default_usage() -> None:
     assert choice.message.tool_calls is None
     # deterministic: prompt = words in the messages (6), completion = words in the text (4)
     assert completion.usage is not None
-    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens,
-            completion.usage.total_tokens) == (6, 4, 10)
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens, completion.usage.total_tokens) == (
+        6,
+        4,
+        10,
+    )
 
 
 def test_several_tool_calls_with_dict_and_raw_string_arguments() -> None:
     usage = {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
-    reply = Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris"}),
-                              ToolCallReply("get_time", '{"tz": ', id="call_custom")],
-                  usage=usage, model="aimlapi/other-model")
+    reply = Reply(
+        tool_calls=[
+            ToolCallReply("get_weather", {"city": "Paris"}),
+            ToolCallReply("get_time", '{"tz": ', id="call_custom"),
+        ],
+        usage=usage,
+        model="aimlapi/other-model",
+    )
     with ScriptedServer([reply]) as server:
         completion = client(server).chat.completions.create(model="gpt-test", messages=USER)
     choice = completion.choices[0]
@@ -101,6 +111,7 @@ def test_cost_rides_as_top_level_meta_usage() -> None:
 
 # -- streaming ---------------------------------------------------------------------------------------
 
+
 def test_streamed_text_is_split_into_deltas_as_openai_does() -> None:
     text = "The weather in Paris is sunny, 21 degrees."
     with ScriptedServer([text, text]) as server:
@@ -122,8 +133,12 @@ def test_streamed_text_is_split_into_deltas_as_openai_does() -> None:
 
 
 def test_streamed_tool_calls_reassemble_from_fragments_by_index() -> None:
-    reply = Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris", "unit": "celsius"}, id="call_a"),
-                              ToolCallReply("get_time", '{"tz": ')])
+    reply = Reply(
+        tool_calls=[
+            ToolCallReply("get_weather", {"city": "Paris", "unit": "celsius"}, id="call_a"),
+            ToolCallReply("get_time", '{"tz": '),
+        ]
+    )
     with ScriptedServer([reply]) as server:
         chunks = list(client(server).chat.completions.create(model="gpt-test", messages=USER, stream=True))
     calls: dict[int, dict[str, Any]] = {}
@@ -132,7 +147,11 @@ def test_streamed_tool_calls_reassemble_from_fragments_by_index() -> None:
             if delta.index not in calls:  # first fragment: id, type and name, empty arguments
                 assert delta.id and delta.type == "function" and delta.function and delta.function.name
                 assert delta.function.arguments == ""
-                calls[delta.index] = {"id": delta.id, "name": delta.function.name, "args": [], }
+                calls[delta.index] = {
+                    "id": delta.id,
+                    "name": delta.function.name,
+                    "args": [],
+                }
             else:  # later fragments: arguments only
                 assert delta.id is None and delta.type is None
                 assert delta.function is not None and delta.function.name is None
@@ -160,8 +179,11 @@ def test_include_usage_adds_null_usage_everywhere_and_a_final_usage_chunk() -> N
 
 def test_include_usage_through_the_sdk_gives_default_usage() -> None:
     with ScriptedServer(["a b c"]) as server:
-        chunks = list(client(server).chat.completions.create(
-            model="gpt-test", messages=USER, stream=True, stream_options={"include_usage": True}))
+        chunks = list(
+            client(server).chat.completions.create(
+                model="gpt-test", messages=USER, stream=True, stream_options={"include_usage": True}
+            )
+        )
     assert chunks[-1].choices == []
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
     assert all(c.usage is None for c in chunks[:-1])
@@ -207,9 +229,14 @@ def test_cut_after_breaks_the_stream() -> None:
 
 # -- errors, delays, the script ----------------------------------------------------------------------
 
+
 def test_error_reply_has_aimlapi_flat_body() -> None:
-    with ScriptedServer([Reply.error(429, "Too many requests", headers={"retry-after": "0"}),
-                         Reply.error(401, "Invalid key", request_id="req-123")]) as server:
+    with ScriptedServer(
+        [
+            Reply.error(429, "Too many requests", headers={"retry-after": "0"}),
+            Reply.error(401, "Invalid key", request_id="req-123"),
+        ]
+    ) as server:
         with pytest.raises(openai.RateLimitError) as rate_limited:
             client(server).chat.completions.create(model="gpt-test", messages=USER)
         with pytest.raises(openai.AuthenticationError) as unauthorized:
@@ -228,10 +255,17 @@ def test_error_reply_has_aimlapi_flat_body() -> None:
 
 
 def test_raw_error_body_is_sent_as_is() -> None:
-    openai_error = {"error": {"message": "Invalid schema for function", "type": "invalid_request_error",
-                              "param": "tools[0]", "code": "invalid_function_parameters"}}
-    with ScriptedServer([Reply(status=400, body=openai_error), Reply(status=502, body="<html>Bad gateway</html>"),
-                         Reply(status=503)]) as server:
+    openai_error = {
+        "error": {
+            "message": "Invalid schema for function",
+            "type": "invalid_request_error",
+            "param": "tools[0]",
+            "code": "invalid_function_parameters",
+        }
+    }
+    with ScriptedServer(
+        [Reply(status=400, body=openai_error), Reply(status=502, body="<html>Bad gateway</html>"), Reply(status=503)]
+    ) as server:
         with pytest.raises(openai.BadRequestError) as excinfo:
             client(server).chat.completions.create(model="gpt-test", messages=USER)
         gateway, gateway_raw = raw_post(server, {"model": "m", "messages": USER})
@@ -271,8 +305,10 @@ def test_add_extends_the_script() -> None:
     with ScriptedServer() as server:
         server.add("first", Reply(text="second"))
         assert server.remaining == 2
-        answers = [client(server).chat.completions.create(model="m", messages=USER).choices[0].message.content
-                   for _ in range(2)]
+        answers = [
+            client(server).chat.completions.create(model="m", messages=USER).choices[0].message.content
+            for _ in range(2)
+        ]
     assert answers == ["first", "second"]
 
 
@@ -287,7 +323,8 @@ def test_callable_script_sees_the_request_body() -> None:
         openai_client = client(server)
         plain = openai_client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
         echoed = openai_client.chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "hi"}], temperature=0.5)
+            model="m", messages=[{"role": "user", "content": "hi"}], temperature=0.5
+        )
         with pytest.raises(openai.InternalServerError, match="no answer for 'fail'"):
             openai_client.chat.completions.create(model="m", messages=[{"role": "user", "content": "fail"}])
         with pytest.raises(TypeError):
@@ -298,10 +335,12 @@ def test_callable_script_sees_the_request_body() -> None:
 
 # -- recording, HTTP, concurrency --------------------------------------------------------------------
 
+
 def test_requests_are_recorded_with_lowercase_headers_and_json_body() -> None:
     with ScriptedServer(["ok"]) as server:
         client(server, default_headers={"X-Trace-Id": "abc"}).chat.completions.create(
-            model="gpt-test", messages=USER, tools=[{"type": "function", "function": {"name": "f"}}])
+            model="gpt-test", messages=USER, tools=[{"type": "function", "function": {"name": "f"}}]
+        )
         response, raw = raw_post(server, {}, path="/v1/models", method="GET")
         recorded = server.requests
     assert response.status == 404 and json.loads(raw)["statusCode"] == 404
@@ -351,15 +390,23 @@ def test_concurrent_requests_are_all_answered_and_recorded() -> None:
 
 
 async def test_async_client_plain_and_streamed() -> None:
-    with ScriptedServer(["async hello", Reply(tool_calls=[ToolCallReply("lookup", {"q": "x"})]),
-                         *[f"parallel {i}" for i in range(5)]]) as server:
+    with ScriptedServer(
+        ["async hello", Reply(tool_calls=[ToolCallReply("lookup", {"q": "x"})]), *[f"parallel {i}" for i in range(5)]]
+    ) as server:
         async_client = openai.AsyncOpenAI(base_url=server.base_url, api_key="test-key", max_retries=0)
         completion = await async_client.chat.completions.create(model="m", messages=USER)
         stream = await async_client.chat.completions.create(model="m", messages=USER, stream=True)
-        arguments = "".join([tc.function.arguments or "" async for chunk in stream
-                             for tc in chunk.choices[0].delta.tool_calls or [] if tc.function])
-        results = await asyncio.gather(*[async_client.chat.completions.create(model="m", messages=USER)
-                                         for _ in range(5)])
+        arguments = "".join(
+            [
+                tc.function.arguments or ""
+                async for chunk in stream
+                for tc in chunk.choices[0].delta.tool_calls or []
+                if tc.function
+            ]
+        )
+        results = await asyncio.gather(
+            *[async_client.chat.completions.create(model="m", messages=USER) for _ in range(5)]
+        )
         await async_client.close()
     assert completion.choices[0].message.content == "async hello"
     assert json.loads(arguments) == {"q": "x"}

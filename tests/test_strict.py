@@ -18,10 +18,12 @@ from haystack.utils import Secret
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from typing_extensions import NotRequired, TypedDict
 
-from aiml_agent import strict as strict_module
+from aiml_agent import _request as strict_module
+from aiml_agent._request import MAX_TOOLS, tool_definitions
+from aiml_agent._schema import resolve_ref
 from aiml_agent.errors import StrictSchemaError
 from aiml_agent.generator import AIMLAPIChatGenerator
-from aiml_agent.strict import MAX_TOOLS, resolve_ref, to_strict_schema, tool_definitions
+from aiml_agent.strict import to_strict_schema
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 from aiml_agent.tools import create_tool
 
@@ -386,8 +388,12 @@ IMPOSSIBLE = [
     ("open_root", Loose.model_json_schema(), "$", None),
     ("root_anyof", {"anyOf": [{"type": "object", "properties": {}}]}, "$", None),
     ("root_not_object", {"type": "string"}, "$", None),
-    ("allof_many", {"type": "object", "properties": {"a": {"allOf": [{"type": "integer"}, {"minimum": 1}]}}},
-     "$.properties.a", "a"),  # fmt: skip
+    (
+        "allof_many",
+        {"type": "object", "properties": {"a": {"allOf": [{"type": "integer"}, {"minimum": 1}]}}},
+        "$.properties.a",
+        "a",
+    ),
     ("dangling_ref", {"type": "object", "properties": {"a": {"$ref": "#/$defs/Nope"}}}, "$.properties.a", "a"),
     ("any_in_union", params(v=Union[int, Any]), "$.properties.v.anyOf[1]", "v"),
 ]
@@ -611,9 +617,7 @@ def fn_scalars(city: str, days: int = 3, metric: bool = True, ratio: float | Non
     return locals()
 
 
-def fn_choices(
-    unit: Literal["c", "f"] = "c", color: Color = Color.RED, prio: Priority | None = None
-) -> dict[str, Any]:
+def fn_choices(unit: Literal["c", "f"] = "c", color: Color = Color.RED, prio: Priority | None = None) -> dict[str, Any]:
     """Choices."""
     return locals()
 

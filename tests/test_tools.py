@@ -21,7 +21,7 @@ from haystack.tools.errors import ToolInvocationError
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from aiml_agent.arguments import MAX_ERROR_LINES
+from aiml_agent._arguments import MAX_ERROR_LINES
 from aiml_agent.context import RunContext, use_run_context
 from aiml_agent.errors import ToolArgumentsError
 from aiml_agent.tools import FunctionTool, ToolDefinitionError, create_tool, result_to_text, tool
@@ -180,7 +180,7 @@ def everything(
     count: int,
     ratio: float,
     flag: bool,
-    maybe: typing.Optional[int],  # noqa: UP045 - the typing spelling is part of what is tested
+    maybe: typing.Optional[int],
     union_none: str | None = None,
     choice: Literal["a", "b"] = "a",
     unit: Unit = Unit.CELSIUS,
@@ -733,7 +733,7 @@ async def test_haystack_agent_run_async_with_function_tools() -> None:
 
 SIMPLE = [
     str, int, float, bool, Literal["a"], Literal["a", "b"], Literal[1, 2], Literal[True, False], float | None,
-    typing.Optional[int], list[typing.Optional[int]], typing.Optional[list[Literal["x", "y"]]],  # noqa: UP045
+    typing.Optional[int], list[typing.Optional[int]], typing.Optional[list[Literal["x", "y"]]],
     list[str], Annotated[str, "text"],
 ]  # fmt: skip
 SAMPLES: list[dict[str, Any]] = [
@@ -755,8 +755,8 @@ def _outcome(validate: Callable[[dict[str, Any]], dict[str, Any]], sample: dict[
 def test_fast_path_schema_and_validation_match_pydantic(annotation: Any) -> None:
     import inspect
 
-    from aiml_agent.signature import _pydantic_model
-    from aiml_agent.simple_schema import simple_arguments
+    from aiml_agent._signature import _pydantic_model
+    from aiml_agent._simple_schema import simple_arguments
 
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     params = (
@@ -779,7 +779,7 @@ def test_fast_path_schema_and_validation_match_pydantic(annotation: Any) -> None
 def test_other_types_take_the_pydantic_path(annotation: Any) -> None:
     import inspect
 
-    from aiml_agent.simple_schema import simple_arguments
+    from aiml_agent._simple_schema import simple_arguments
 
     param = inspect.Parameter("a", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation)
     assert simple_arguments([param]) is None

@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "AIMLAPIChatGenerator": "aiml_agent.generator",
     "AIMLAPIError": "aiml_agent.errors",
+    "AIMLAgentError": "aiml_agent.errors",
+    "MissingAPIKeyError": "aiml_agent.errors",
     "tool": "aiml_agent.tools",
     "create_tool": "aiml_agent.tools",
     "FunctionTool": "aiml_agent.tools",
@@ -32,8 +34,10 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "AIMLAPIChatGenerator",
     "AIMLAPIError",
+    "AIMLAgentError",
     "Agent",
     "FunctionTool",
+    "MissingAPIKeyError",
     "OutputValidationError",
     "RunContext",
     "Step",
@@ -52,7 +56,9 @@ if TYPE_CHECKING:
     from aiml_agent.agent import Agent
     from aiml_agent.context import RunContext
     from aiml_agent.errors import (
+        AIMLAgentError,
         AIMLAPIError,
+        MissingAPIKeyError,
         OutputValidationError,
         StrictSchemaError,
         ToolArgumentsError,

@@ -8,6 +8,7 @@ environment (organization, project, custom headers) with every request; those mu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 from functools import cache
@@ -27,10 +28,11 @@ class _SyncHttpClient(DefaultHttpxClient):
 
     def __del__(self) -> None:
         if not self.is_closed:
-            try:
+            with contextlib.suppress(Exception):
                 self.close()
-            except Exception:  # noqa: BLE001, S110 - best effort at interpreter teardown
-                pass
+
+
+_CLOSING: set[asyncio.Task[None]] = set()
 
 
 class _AsyncHttpClient(DefaultAsyncHttpxClient):
@@ -52,8 +54,10 @@ class _AsyncHttpClient(DefaultAsyncHttpxClient):
             try:
                 loop = asyncio.get_running_loop()
                 if loop is self._made_on_loop:
-                    loop.create_task(self.aclose())
-            except Exception:  # noqa: BLE001, S110 - no running loop: nothing to schedule the close on
+                    task = loop.create_task(self.aclose())
+                    _CLOSING.add(task)  # keep a reference until done: the loop holds tasks only weakly
+                    task.add_done_callback(_CLOSING.discard)
+            except Exception:
                 pass
 
 

@@ -32,11 +32,12 @@ from haystack.utils.type_serialization import deserialize_type, serialize_type
 from pydantic import BaseModel, ValidationError
 
 from aiml_agent import _haystack  # noqa: F401 - Agent.from_dict must find our classes on the allowlist
-from aiml_agent.arguments import drop_optional_nulls, error_lines, errors_from_validation
+from aiml_agent._arguments import error_lines, errors_from_validation
+from aiml_agent._request import response_format_for
+from aiml_agent._schema import drop_optional_nulls
+from aiml_agent._tool_runner import ToolRunner, tool_result_chunks
 from aiml_agent.errors import OutputValidationError
 from aiml_agent.run_result import RunState, Step, ToolCallRecord, add_usage
-from aiml_agent.strict import response_format_for
-from aiml_agent.tool_runner import ToolRunner, tool_result_chunks
 
 DEFAULT_MAX_STEPS = 20
 DEFAULT_TOOL_CONCURRENCY = 32

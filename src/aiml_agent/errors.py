@@ -1,4 +1,8 @@
-"""Errors that cross module boundaries: strict schemas, tool arguments and AIMLAPI requests."""
+"""The library's errors. Every one derives from :class:`AIMLAgentError` and keeps a builtin base for old callers.
+
+``except AIMLAgentError`` catches anything this library raises on purpose; ``except ValueError`` and the like
+still work where they did.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ from typing import Any
 from haystack.tools.errors import ToolInvocationError
 
 
-class StrictSchemaError(ValueError):
+class AIMLAgentError(Exception):
+    """Base class of every error aiml-agent raises on purpose."""
+
+
+class StrictSchemaError(AIMLAgentError, ValueError):
     """A JSON schema cannot be made acceptable to OpenAI strict function calling.
 
     :param reason: Why it cannot be made strict.
@@ -28,11 +36,11 @@ class StrictSchemaError(ValueError):
         super().__init__(f"{where}at {path}: {reason}")
 
 
-class ToolDefinitionError(TypeError):
+class ToolDefinitionError(AIMLAgentError, TypeError):
     """A function cannot become a tool: the message names the function and the parameter."""
 
 
-class ToolArgumentsError(ToolInvocationError):
+class ToolArgumentsError(AIMLAgentError, ToolInvocationError):
     """The arguments a model gave a tool failed validation; the message is written for the model to read.
 
     :param message: One line per bad field: where, what was expected, what came.
@@ -41,11 +49,11 @@ class ToolArgumentsError(ToolInvocationError):
     """
 
     def __init__(self, message: str, *, tool_name: str, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message, tool_name=tool_name)
+        ToolInvocationError.__init__(self, message, tool_name=tool_name)
         self.errors = errors or []
 
 
-class AIMLAPIError(RuntimeError):
+class AIMLAPIError(AIMLAgentError, RuntimeError):
     """A request to the AIMLAPI (or an OpenAI-compatible) endpoint failed.
 
     The message carries the HTTP status, the server's own message and its request id when it sent one.
@@ -67,5 +75,9 @@ class AIMLAPIError(RuntimeError):
         self.body = body
 
 
-class OutputValidationError(ValueError):
+class MissingAPIKeyError(AIMLAgentError, ValueError):
+    """No API key was configured; raised before any request is sent, naming the variable to set."""
+
+
+class OutputValidationError(AIMLAgentError, ValueError):
     """The model's final answer did not match the Agent's ``output_type``, even after the allowed retries."""

@@ -8,7 +8,7 @@ Same API as the seed integration (``haystack_integrations...aimlapi.AIMLAPIChatG
   ``OPENAI_CUSTOM_HEADERS``) are not sent to AIMLAPI;
 - a missing key fails before any request with an error naming ``AIMLAPI_API_KEY``;
 - failed requests raise :class:`~aiml_agent.errors.AIMLAPIError` with status, server message and request id;
-- ``run(tools=[])`` sends no tools; tool definitions come from :func:`aiml_agent.strict.tool_definitions`;
+- ``run(tools=[])`` sends no tools; tool definitions come from :func:`aiml_agent._request.tool_definitions`;
 - generation kwargs the openai SDK does not know still reach the request body (through ``extra_body``);
 - malformed tool-call arguments and AIMLAPI's cost are kept in the reply (see :mod:`aiml_agent._responses`).
 """
@@ -47,6 +47,7 @@ from aiml_agent import _haystack  # noqa: F401 - Pipeline.from_dict must find th
 from aiml_agent._http import default_http_client, without_openai_environment_headers
 from aiml_agent._openai_errors import translated_errors
 from aiml_agent._responses import completion_to_message, read_stream, read_stream_async, stream_to_message
+from aiml_agent.errors import MissingAPIKeyError
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,9 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         process instead of building one, and reading the CA bundle, for every generator (25-70 ms each).
         """
         if self.http_client_kwargs:
-            return init_http_client(self.http_client_kwargs, async_client=async_client)
+            if async_client:
+                return init_http_client(self.http_client_kwargs, async_client=True)
+            return init_http_client(self.http_client_kwargs, async_client=False)
         return default_http_client(self._base_url, timeout, async_client=async_client)
 
     def _client_kwargs(self) -> dict[str, Any]:
@@ -205,7 +208,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         return self.api_base_url or DEFAULT_BASE_URL
 
     def _resolve_api_key(self) -> str:
-        """The key, or a ValueError naming the environment variable(s) to set; raised before any request."""
+        """The key, or a MissingAPIKeyError naming the environment variable(s) to set; raised before any request."""
         try:
             key = self.api_key.resolve_value()
         except ValueError:
@@ -213,7 +216,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         if not key:
             env_vars = [v for v in getattr(self.api_key, "_env_vars", ()) if v != "AIMLAPI_API_KEY"]
             also = f" (this generator reads {', '.join(env_vars)})" if env_vars else ""
-            raise ValueError(
+            raise MissingAPIKeyError(
                 f"No AIMLAPI API key: set the AIMLAPI_API_KEY environment variable{also} or pass "
                 "api_key=Secret.from_token(...). No request was sent."
             )
@@ -281,9 +284,12 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         self.warm_up()
         client = self.client
         assert client is not None
-        args, callback = self._request(messages, streaming_callback, generation_kwargs, tools, tools_strict, False)
+        callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=False)
+        args = self._request(messages, callback is not None, generation_kwargs, tools, tools_strict)
         if args is None:
             return {"replies": []}
+        if args["stream"] and callback is None:
+            callback = _discard_chunk  # stream=True without a callback: stream, then return the whole reply
         with _translated_errors(client, self._base_url):
             response = client.chat.completions.create(**args)
             if callback is not None:
@@ -314,13 +320,16 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         :raises AIMLAPIError: When the request fails (after retries) or a stream breaks off.
         """
         client = self._async_client()  # this loop's, kept for the whole run whatever other loops do
-        args, callback = self._request(messages, streaming_callback, generation_kwargs, tools, tools_strict, True)
+        async_callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=True)
+        args = self._request(messages, async_callback is not None, generation_kwargs, tools, tools_strict)
         if args is None:
             return {"replies": []}
+        if args["stream"] and async_callback is None:
+            async_callback = _discard_chunk
         with _translated_errors(client, self._base_url):
             response = await client.chat.completions.create(**args)
-            if callback is not None:
-                replies = await self._handle_async_stream_response(response, callback)
+            if async_callback is not None:
+                replies = await self._handle_async_stream_response(response, async_callback)
             else:
                 replies = [completion_to_message(response, choice) for choice in response.choices]
         return _checked(replies)
@@ -328,28 +337,25 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
     def _request(
         self,
         messages: list[ChatMessage] | str,
-        streaming_callback: StreamingCallbackT | None,
+        has_callback: bool,
         generation_kwargs: dict[str, Any] | None,
         tools: ToolsType | None,
         tools_strict: bool | None,
-        requires_async: bool,
-    ) -> tuple[dict[str, Any] | None, StreamingCallbackT | None]:
-        """The `create` arguments (None when there are no messages) and the callback to stream with, if any."""
+    ) -> dict[str, Any] | None:
+        """The `create` arguments (None when there are no messages); they stream with a callback or `stream=True`."""
         messages = _normalize_messages(messages)
-        callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async)
         if not messages:
-            return None, callback
-        if callback is None and {**self.generation_kwargs, **(generation_kwargs or {})}.get("stream"):
-            callback = _discard_chunk  # stream=True without a callback: stream, return the whole reply
+            return None
+        stream = has_callback or bool({**self.generation_kwargs, **(generation_kwargs or {})}.get("stream"))
         args = self._prepare_api_call(
             messages=messages,
-            streaming_callback=callback,
+            streaming_callback=_discard_chunk if stream else None,
             generation_kwargs=generation_kwargs,
             tools=tools,
             tools_strict=tools_strict,
         )
         args.pop("openai_endpoint")
-        return args, callback
+        return args
 
     def _prepare_api_call(
         self,
@@ -388,7 +394,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             args["extra_body"] = extra_body
         flattened = flatten_tools_or_toolsets(tools if tools is not None else self.tools)
         if flattened:
-            from aiml_agent.strict import tool_definitions  # lazy: loads schema machinery only when used
+            from aiml_agent._request import tool_definitions  # lazy: loads schema machinery only when used
 
             strict = tools_strict if tools_strict is not None else self.tools_strict
             args["tools"] = tool_definitions(flattened, strict=bool(strict))
@@ -427,7 +433,7 @@ def _discard_chunk(_: StreamingChunk) -> None:
 def _response_format_param(response_format: Any) -> Any:
     """A pydantic model class becomes OpenAI's strict `json_schema` response format (JSON-serializable)."""
     if isinstance(response_format, type) and issubclass(response_format, BaseModel):
-        from aiml_agent.strict import response_format_for
+        from aiml_agent._request import response_format_for
 
         return response_format_for(response_format)
     return response_format

@@ -4,26 +4,19 @@ Strict mode takes a subset of JSON Schema (OpenAI "Structured Outputs - supporte
 object, every object is closed and lists all its properties in ``required``, optional values are written as
 a union with null, and only a few validation keywords are allowed. ``to_strict_schema`` rewrites a schema
 into that subset without touching its input, and raises ``StrictSchemaError`` (JSON path, tool, parameter)
-for shapes that have no strict equivalent. ``tool_definitions`` builds the ``tools`` request field; it runs on
-every model request, so each tool's converted schema is cached (see ``_strict_parameters``).
+for shapes that have no strict equivalent. The request fields built from it live in :mod:`aiml_agent._request`.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+
+from aiml_agent._schema import copy_json, pointer_parts, resolve_ref
 
 if TYPE_CHECKING:  # converting a schema needs no Haystack import (aiml_agent.errors loads it: imported on failure)
-    from haystack.tools import Tool
-    from pydantic import BaseModel
-
     from aiml_agent.errors import StrictSchemaError
 
-#: AIMLAPI accepts at most this many tools in one request.
-MAX_TOOLS = 128
 #: OpenAI's documented strict-mode limits.
 MAX_PROPERTIES = 5000
 MAX_NESTING = 10
@@ -43,71 +36,6 @@ _SUPPORTED = frozenset({
 # Annotations with no meaning for the model (or handled separately): removed without a trace.
 _DROPPED = frozenset({"title", "default", "$schema", "$id", "$comment", "discriminator", "readOnly", "writeOnly"})
 _NULL: dict[str, Any] = {"type": "null"}
-#: How many tools' converted schemas are kept (least recently used ones are dropped first).
-CACHE_SIZE = 256
-# id(parameters) -> (parameters, fingerprint, strict schema). Holding the parameters dict itself keeps its id
-# from being reused by another dict while the entry lives; the fingerprint catches in-place edits.
-_cache: OrderedDict[int, tuple[dict[str, Any], str, dict[str, Any]]] = OrderedDict()
-_cache_lock = threading.Lock()
-
-
-def tool_definitions(tools: list[Tool], strict: bool) -> list[dict[str, Any]]:
-    """Build the ``tools`` field of a chat completion request.
-
-    A tool is sent strict when the request is strict and the tool is not marked ``strict=False``, or when
-    the tool itself is marked ``strict=True`` (its author asked for it, whatever the request says). A strict
-    tool carries ``"strict": true`` and ``to_strict_schema(parameters)``; a non-strict one has no ``strict``
-    key at all (some OpenAI-compatible servers reject ``false``/``null``). The tools' own ``parameters`` are
-    never modified.
-
-    :param tools: The tools to send (already flattened from toolsets).
-    :param strict: Whether the request asks for strict function calling.
-    :returns: One ``{"type": "function", "function": {...}}`` entry per tool.
-    :raises ValueError: More than ``MAX_TOOLS`` tools, or two tools with the same name.
-    :raises StrictSchemaError: A tool sent strict has a schema strict mode cannot express; raised before
-        anything is sent, naming the tool and the parameter.
-    """
-    if len(tools) > MAX_TOOLS:
-        raise ValueError(f"AIMLAPI accepts at most {MAX_TOOLS} tools per request, got {len(tools)}.")
-    names = [t.name for t in tools]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"Duplicate tool names: {', '.join(duplicates)}.")
-    definitions = []
-    for tool in tools:
-        own = getattr(tool, "strict", None)
-        spec = tool.tool_spec
-        function: dict[str, Any] = {"name": spec["name"], "description": spec["description"]}
-        if own is True or (strict and own is not False):
-            function["parameters"] = _strict_parameters(spec["parameters"], tool.name)
-            function["strict"] = True
-        else:
-            function["parameters"] = _copy(spec["parameters"])
-        definitions.append({"type": "function", "function": function})
-    return definitions
-
-
-def _strict_parameters(parameters: dict[str, Any], tool_name: str) -> dict[str, Any]:
-    """``to_strict_schema(parameters)``, converted once per parameters dict and handed out as a fresh copy.
-
-    Entries are keyed on the dict's identity and checked against its ``repr``: exact for JSON data (key order,
-    ``1`` vs ``1.0`` vs ``True``) and several times cheaper than converting, so a schema edited in place
-    between requests is converted again. The copy keeps callers (and the SDK) from changing the cache.
-    """
-    fingerprint = repr(parameters)
-    key = id(parameters)
-    with _cache_lock:
-        entry = _cache.get(key)
-        if entry is not None and entry[0] is parameters and entry[1] == fingerprint:
-            _cache.move_to_end(key)
-            return _copy(entry[2])
-    converted = to_strict_schema(parameters, tool_name=tool_name)  # outside the lock: may raise, may be slow
-    with _cache_lock:
-        _cache[key] = (parameters, fingerprint, converted)
-        _cache.move_to_end(key)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return _copy(converted)
 
 
 def to_strict_schema(schema: dict[str, Any], *, tool_name: str | None = None) -> dict[str, Any]:
@@ -125,44 +53,7 @@ def to_strict_schema(schema: dict[str, Any], *, tool_name: str | None = None) ->
         without ``items``, schemas without a type (``Any``), a non-object root or root ``anyOf``, several
         ``allOf`` branches, unresolvable ``$ref``, or a schema over OpenAI's limits.
     """
-    return _Converter(_copy(schema), tool_name).run()  # work on a copy: the result shares nothing
-
-
-def resolve_ref(ref: Any, root: Any) -> dict[str, Any] | None:
-    """The schema a local ``$ref`` points to inside ``root``, or None when it points nowhere (or elsewhere).
-
-    ``ref`` is a JSON pointer in a URI fragment: ``#/$defs/Address``, ``#/definitions/Address``, or any other
-    ``#/...`` path; ``~1``/``~0`` and percent escapes are decoded. Remote references are not followed.
-    """
-    parts = _pointer(ref)
-    if parts is None:
-        return None
-    node = root
-    for part in parts:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node if isinstance(node, dict) else None
-
-
-def _pointer(ref: Any) -> list[str] | None:
-    """The decoded segments of a local ``#/...`` reference; None for anything else."""
-    if not isinstance(ref, str) or not ref.startswith("#/"):
-        return None
-    return [part.replace("~1", "/").replace("~0", "~") for part in unquote(ref[2:]).split("/")]
-
-
-def response_format_for(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAI's strict ``json_schema`` response format asking for an answer shaped like ``model``.
-
-    Optional fields come back as ``null``; :func:`aiml_agent.arguments.drop_optional_nulls` maps them back
-    to their defaults before validation.
-    """
-    schema = to_strict_schema(model.model_json_schema(), tool_name=model.__name__)
-    return {"type": "json_schema", "json_schema": {"name": model.__name__, "strict": True, "schema": schema}}
+    return _Converter(copy_json(schema), tool_name).run()  # work on a copy: the result shares nothing
 
 
 class _Converter:
@@ -218,8 +109,8 @@ class _Converter:
     def resolve(self, ref: str, path: str, parameter: str | None) -> tuple[str, dict[str, Any]]:
         """The definition name and schema a ``$ref`` points to; only entries of the root's definitions count."""
         target = resolve_ref(ref, self.root)
-        name = (_pointer(ref) or [""])[-1]
-        if target is not None and self.source_defs.get(name) is target:  # not some other node of the schema
+        name = (pointer_parts(ref) or [""])[-1]
+        if self.source_defs.get(name) is target and target is not None:  # not some other node of the schema
             return name, target
         where = f"#/{self.defs_key}/..."
         raise self.fail(f"cannot resolve $ref {ref!r} (only local {where} definitions are supported)", path, parameter)
@@ -386,12 +277,3 @@ def _short_type(schema: Any) -> str:
         if "type" in schema:
             return "|".join(schema["type"]) if isinstance(schema["type"], list) else str(schema["type"])
     return "any"
-
-
-def _copy(value: Any) -> Any:
-    """Deep copy of JSON data (faster than copy.deepcopy for plain dicts and lists)."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value

@@ -28,12 +28,12 @@ from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from aiml_agent import _haystack  # noqa: F401 - our tool classes must load back through the allowlist
+from aiml_agent._arguments import format_errors, validate_arguments
+from aiml_agent._docstrings import ParsedDocstring, parse_docstring
+from aiml_agent._signature import ArgumentsModel, ToolDefinitionError, build_arguments_model, inspect_signature
 from aiml_agent._sync import run_blocking
-from aiml_agent.arguments import format_errors, validate_arguments
 from aiml_agent.context import RunContext, current_run_context
-from aiml_agent.docstrings import ParsedDocstring, parse_docstring
 from aiml_agent.errors import ToolArgumentsError
-from aiml_agent.signature import ArgumentsModel, ToolDefinitionError, build_arguments_model, inspect_signature
 
 __all__ = ["FunctionTool", "ToolDefinitionError", "create_tool", "result_to_text", "tool"]
 
@@ -85,7 +85,7 @@ class FunctionTool(Tool):
         self._arguments: ArgumentsModel | None = None
         self._parameters: dict[str, Any] | None = None
 
-    @property  # type: ignore[override]
+    @property
     def description(self) -> str:
         """The description the model reads: the override, or the docstring's summary and body."""
         if self._description_override is not None:
@@ -96,7 +96,7 @@ class FunctionTool(Tool):
     def description(self, value: str) -> None:
         self._description_override = value
 
-    @property  # type: ignore[override]
+    @property
     def parameters(self) -> dict[str, Any]:
         """JSON schema of the parameters (without ``RunContext`` ones), built on first access."""
         if self._parameters is None:

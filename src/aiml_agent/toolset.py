@@ -31,7 +31,7 @@ class Toolset(HaystackToolset):
         _check_unique(converted)
         super().__init__(tools=converted)
 
-    def add(self, tool: Tool | Callable[..., Any]) -> None:  # type: ignore[override]
+    def add(self, tool: Tool | Callable[..., Any]) -> None:
         """Add a Tool or a function (made into a tool).
 
         :raises ValueError: A tool with the same name is already in the set.

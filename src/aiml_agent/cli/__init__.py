@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.write(f"\n{PROG}: interrupted\n")
         return 130
-    except Exception as error:  # noqa: BLE001 - one line unless --debug: a command line, not a library
+    except Exception as error:
         text = " ".join(str(error).split()) or "(no message)"
         return _fail(f"{type(error).__name__}: {text} (run with --debug for the traceback)", debug=debug)
 
@@ -195,8 +195,9 @@ def _tolerate_narrow_encodings() -> None:
     """On a console that cannot encode '→' or '✗' (e.g. cp1252), print a replacement instead of crashing."""
     for stream in (sys.stdout, sys.stderr):
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-        if encoding != "utf8" and callable(getattr(stream, "reconfigure", None)):
-            stream.reconfigure(errors="replace")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding != "utf8" and callable(reconfigure):
+            reconfigure(errors="replace")
 
 
 @contextmanager

@@ -66,9 +66,8 @@ def _request_lines(
     settings = [f"model {body['model']}"] if body.get("model") else []
     if body.get("stream"):
         settings.append("streamed")
-    for key in ("tool_choice", "parallel_tool_calls", "temperature", "max_tokens", "max_completion_tokens"):
-        if key in body:
-            settings.append(f"{key} {json.dumps(body[key])}")
+    keys = ("tool_choice", "parallel_tool_calls", "temperature", "max_tokens", "max_completion_tokens")
+    settings.extend(f"{key} {json.dumps(body[key])}" for key in keys if key in body)
     if isinstance(body.get("response_format"), dict):
         settings.append(f"response_format {_response_format(body['response_format'])}")
     lines = [style(header + ("  (" + ", ".join(settings) + ")" if settings else ""), "bold")]
@@ -77,7 +76,7 @@ def _request_lines(
         lines.append("  body: " + (text[:500] if text else "(empty)"))
         return lines
     lines.extend(_tools_lines(body.get("tools"), previous_tools))
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    messages: list[Any] = body["messages"] if isinstance(body.get("messages"), list) else []
     start = 0
     if not full and previous and messages[: len(previous)] == previous:
         start = len(previous)
@@ -135,8 +134,7 @@ def _reply_lines(number: int, reply: ReplyText, style: Style) -> list[str]:
         lines.append(_labelled(style("assistant", "blue"), reply.text))
     if reply.refusal:
         lines.append(_labelled(style("refusal", "red"), reply.refusal))
-    for call in reply.tool_calls:
-        lines.append("  " + style("assistant → ", "blue") + _call(call.name, call.arguments, call.id))
+    lines.extend("  " + style("assistant → ", "blue") + _call(c.name, c.arguments, c.id) for c in reply.tool_calls)
     if reply.raw and not reply.error:
         lines.append(_labelled("body", reply.raw[:500]))
     if not (reply.error or reply.text or reply.refusal or reply.tool_calls or reply.raw):

@@ -98,8 +98,9 @@ def load_tools(target: str) -> LoadedTools:
 
         for _, value in candidates:
             if isinstance(value, Toolset):
-                if callable(getattr(value, "warm_up", None)):
-                    value.warm_up()
+                warm_up = getattr(value, "warm_up", None)
+                if callable(warm_up):
+                    warm_up()
                 for item in value:
                     _add(loaded, item, claimed)
             elif isinstance(value, Tool):
@@ -114,7 +115,7 @@ def load_tools(target: str) -> LoadedTools:
 
         try:
             made = create_tool(value)
-        except Exception as error:  # noqa: BLE001 - reported per function; the others still load
+        except Exception as error:
             loaded.failures.append(f"{name}: cannot be a tool: {_one_line(error)}")
             continue
         _add(loaded, made, claimed)
@@ -133,7 +134,7 @@ def _add(loaded: LoadedTools, item: Tool, claimed: set[int]) -> None:
         return
     try:
         item.tool_spec  # noqa: B018 - tools may build their schema lazily: fail here, naming the tool
-    except Exception as error:  # noqa: BLE001 - reported per tool; the others still load
+    except Exception as error:
         loaded.failures.append(f"{item.name}: cannot be a tool: {_one_line(error)}")
         return
     loaded.tools.append(item)

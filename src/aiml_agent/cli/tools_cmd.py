@@ -49,8 +49,8 @@ def execute(args: argparse.Namespace) -> int:
 
 def _definitions(loaded: LoadedTools, *, strict: bool) -> tuple[dict[str, dict[str, Any] | None], dict[str, str]]:
     """The exact request JSON per tool, and for each tool that cannot be sent, why (e.g. not strict-able)."""
+    from aiml_agent._request import tool_definitions
     from aiml_agent.errors import StrictSchemaError
-    from aiml_agent.strict import tool_definitions
 
     try:
         sent = tool_definitions(loaded.tools, strict)

@@ -31,8 +31,19 @@ KEY_ENV = "AIMLAPI_API_KEY"  #: the variable the API key is read from (a placeho
 MATCH_ON = ("method", "path", "json_body")
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "cf-ray",
-                             "openai-organization", "openai-project", "x-request-id", "request-id"})
+_SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "cf-ray",
+        "openai-organization",
+        "openai-project",
+        "x-request-id",
+        "request-id",
+    }
+)
 _SECRET_HEADER_PARTS = ("api-key", "apikey", "request-id", "requestid", "organization", "cookie")
 _MIN_SECRET_LEN = 6
 _JSON_STYLES: dict[str, dict[str, Any]] = {
@@ -219,8 +230,9 @@ def _written(
         text = _dump(data)
         loaded = _load(text)["interactions"]
     except (UnicodeError, yaml.YAMLError):
-        wrong = [(i, part) for i, pair in enumerate(bodies) for part in (0, 1)
-                 if not _loads_back(forms[i][part], pair[part])]
+        wrong = [
+            (i, part) for i, pair in enumerate(bodies) for part in (0, 1) if not _loads_back(forms[i][part], pair[part])
+        ]
         if not wrong:
             raise  # not a body: nothing a plainer body form could fix
         return None, wrong
@@ -313,13 +325,15 @@ def json_body(r1: Any, r2: Any) -> None:
     for value in (recorded, new):
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
-        texts.append(value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True,
-                                                                   ensure_ascii=False))
-    diff = difflib.unified_diff(texts[0].splitlines(), texts[1].splitlines(), "recorded", "this request",
-                                n=2, lineterm="")
+        texts.append(
+            value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+        )
+    diff = difflib.unified_diff(
+        texts[0].splitlines(), texts[1].splitlines(), "recorded", "this request", n=2, lineterm=""
+    )
     lines = [line if len(line) <= 200 else line[:200] + "…" for line in diff]
     if len(lines) > 40:
-        lines = lines[:40] + [f"… ({len(lines) - 40} more diff lines)"]
+        lines = [*lines[:40], f"… ({len(lines) - 40} more diff lines)"]
     raise AssertionError("\n".join(lines))
 
 
@@ -343,11 +357,15 @@ def unplayed_message(cassette: Cassette) -> str | None:
     """A message naming the recorded interactions a write-protected cassette never played, or None."""
     if not cassette.write_protected or cassette.all_played:
         return None
-    missing = [f"  #{i + 1} {req.method} {req.uri}" for i, (req, _) in enumerate(cassette.data)
-               if not cassette.play_counts[i]]
-    return (f"{len(missing)} of {len(cassette)} recorded interactions in {cassette._path} were never "
-            f"requested; the code no longer makes them:\n" + "\n".join(missing) +
-            "\nRe-record the cassette (pytest --record-mode=rewrite), or allow it with allow_unplayed=True.")
+    missing = [
+        f"  #{i + 1} {req.method} {req.uri}" for i, (req, _) in enumerate(cassette.data) if not cassette.play_counts[i]
+    ]
+    return (
+        f"{len(missing)} of {len(cassette)} recorded interactions in {cassette._path} were never "
+        f"requested; the code no longer makes them:\n"
+        + "\n".join(missing)
+        + "\nRe-record the cassette (pytest --record-mode=rewrite), or allow it with allow_unplayed=True."
+    )
 
 
 @contextmanager
@@ -379,9 +397,15 @@ def blocked_network(allowed_hosts: list[str] | None = None) -> Iterator[None]:
 
 
 @contextmanager
-def cassette(path: str | os.PathLike[str], mode: str = "none", *, allow_unplayed: bool = False,
-             block_network: bool | None = None, allowed_hosts: list[str] | None = None,
-             **vcr_options: Any) -> Iterator[Cassette]:
+def cassette(
+    path: str | os.PathLike[str],
+    mode: str = "none",
+    *,
+    allow_unplayed: bool = False,
+    block_network: bool | None = None,
+    allowed_hosts: list[str] | None = None,
+    **vcr_options: Any,
+) -> Iterator[Cassette]:
     """Record or replay HTTP traffic (httpx2, httpx, requests, ...) to a YAML cassette, with the safe defaults.
 
     :param path: The cassette file (``.yaml`` is added when there is no suffix).

@@ -29,8 +29,12 @@ _STRICT_TAPE = pytest.StashKey[Any]()  # the cassette whose interactions must al
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("aiml_allow_unplayed", type="bool", default=False,
-                  help="aiml-agent: do not fail replayed tests that leave cassette interactions unplayed.")
+    parser.addini(
+        "aiml_allow_unplayed",
+        type="bool",
+        default=False,
+        help="aiml-agent: do not fail replayed tests that leave cassette interactions unplayed.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -92,8 +96,9 @@ class CassetteFixtures:
     @pytest.fixture(autouse=True)
     def _aiml_cassette_replay(self, request: pytest.FixtureRequest) -> Iterator[None]:
         """While a cassette replays: a placeholder API key when none is set, and no network."""
-        if request.node.get_closest_marker("vcr") is None or request.config.getoption("--disable-recording",
-                                                                                       default=False):
+        if request.node.get_closest_marker("vcr") is None or request.config.getoption(
+            "--disable-recording", default=False
+        ):
             yield
             return
         from aiml_agent.testing.cassettes import blocked_network, placeholder_key

@@ -21,6 +21,7 @@ are scripted the same way (`Reply.error`, ``delay=``, ``cut_after=``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Union
+from typing import Any
 
 __all__ = ["RecordedRequest", "Reply", "ScriptedServer", "ToolCallReply"]
 
@@ -105,8 +106,15 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def error(cls, status: int, message: str, *, request_id: str | None = None,
-              headers: dict[str, str] | None = None, delay: float = 0.0) -> Reply:
+    def error(
+        cls,
+        status: int,
+        message: str,
+        *,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+    ) -> Reply:
         """An AIMLAPI error: ``{"message", "path", "requestId", "statusCode", "timestamp"}`` with `status`.
 
         :param status: The HTTP status (e.g. 429, 500).
@@ -115,12 +123,13 @@ class Reply:
         :param headers: Extra response headers (e.g. ``{"retry-after": "1"}``).
         :param delay: Seconds to wait before answering.
         """
-        return cls(status=status, error_message=message, request_id=request_id, headers=dict(headers or {}),
-                   delay=delay)
+        return cls(
+            status=status, error_message=message, request_id=request_id, headers=dict(headers or {}), delay=delay
+        )
 
 
-ScriptItem = Union[Reply, str]
-Script = Union[Sequence[ScriptItem], Callable[[dict[str, Any]], ScriptItem]]
+ScriptItem = Reply | str
+Script = Sequence[ScriptItem] | Callable[[dict[str, Any]], ScriptItem]
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,7 @@ def _words(value: Any) -> int:
 
 
 def _default_usage(body: dict[str, Any], reply: Reply) -> dict[str, int]:
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    messages: list[Any] = body["messages"] if isinstance(body.get("messages"), list) else []
     prompt = sum(_words(m.get("content")) for m in messages if isinstance(m, dict))
     completion = _words(reply.text) + sum(1 + len(c.arguments_json.split()) for c in reply.tool_calls)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
@@ -200,8 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        request = RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                  body, raw)
+        request = RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw)
         path = self.path.split("?", 1)[0]
         if path != CHAT_PATH or self.command != "POST":
             self.server.owner._record(request)
@@ -215,8 +223,15 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay:
             time.sleep(reply.delay)
         if reply.status >= 400 or reply.body is not None:
-            content = reply.body if reply.body is not None else self._error_body(
-                reply.status, reply.error_message or _phrase(reply.status) or f"HTTP {reply.status}", reply.request_id)
+            content = (
+                reply.body
+                if reply.body is not None
+                else self._error_body(
+                    reply.status,
+                    reply.error_message or _phrase(reply.status) or f"HTTP {reply.status}",
+                    reply.request_id,
+                )
+            )
             self._send_json(reply.status, content, reply.headers)
         elif body.get("stream"):
             self._send_stream(body, reply)
@@ -225,8 +240,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error_body(self, status: int, message: str, request_id: str | None = None) -> dict[str, Any]:
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return {"message": message, "path": self.path, "requestId": request_id or str(uuid.uuid4()),
-                "statusCode": status, "timestamp": now}
+        return {
+            "message": message,
+            "path": self.path,
+            "requestId": request_id or str(uuid.uuid4()),
+            "statusCode": status,
+            "timestamp": now,
+        }
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
         phrase = _phrase(status) or "Status"
@@ -243,8 +263,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(self._head(status, headers) + data)  # one write: no Nagle/delayed-ACK stall
 
     def _send_stream(self, body: dict[str, Any], reply: Reply) -> None:
-        headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache",
-                   "transfer-encoding": "chunked", **reply.headers}
+        headers = {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache",
+            "transfer-encoding": "chunked",
+            **reply.headers,
+        }
         try:
             self.wfile.write(self._head(200, headers))
             for sent, event in enumerate(self.server.owner._events(body, reply)):
@@ -311,8 +335,12 @@ class ScriptedServer:
         httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         httpd.owner = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"ScriptedServer:{httpd.server_address[1]}", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"ScriptedServer:{httpd.server_address[1]}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -326,10 +354,8 @@ class ScriptedServer:
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -381,8 +407,11 @@ class ScriptedServer:
             self._requests.append(request)
             if self._function is None:
                 if not self._replies:
-                    return Reply.error(500, f"ScriptedServer script exhausted: no reply left for request "
-                                                  f"#{len(self._requests)} ({self._served} requests served)")
+                    return Reply.error(
+                        500,
+                        f"ScriptedServer script exhausted: no reply left for request "
+                        f"#{len(self._requests)} ({self._served} requests served)",
+                    )
                 item: ScriptItem | None = self._replies.popleft()
             else:
                 item = None
@@ -390,7 +419,7 @@ class ScriptedServer:
         if item is None:
             try:
                 item = self._function(request.body)  # type: ignore[misc]
-            except Exception as exc:  # noqa: BLE001 - the test should see what went wrong
+            except Exception as exc:
                 return Reply.error(500, f"ScriptedServer script function raised {exc!r}")
         if isinstance(item, str):
             return Reply(text=item)
@@ -408,19 +437,31 @@ class ScriptedServer:
             return ids
 
     def _base(self, body: dict[str, Any], reply: Reply, obj: str) -> dict[str, Any]:
-        return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": obj, "created": int(time.time()),
-                "model": reply.model or body.get("model") or self._model, "service_tier": "default",
-                "system_fingerprint": _FINGERPRINT}
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "object": obj,
+            "created": int(time.time()),
+            "model": reply.model or body.get("model") or self._model,
+            "service_tier": "default",
+            "system_fingerprint": _FINGERPRINT,
+        }
 
     def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
         if reply.tool_calls:
             message["tool_calls"] = [
                 {"id": call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json}}
-                for call_id, c in zip(self._call_ids(reply), reply.tool_calls)]
+                for call_id, c in zip(self._call_ids(reply), reply.tool_calls)
+            ]
         result = self._base(body, reply, "chat.completion")
-        result["choices"] = [{"index": 0, "message": message, "logprobs": None,
-                              "finish_reason": reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")}]
+        result["choices"] = [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop"),
+            }
+        ]
         result["usage"] = reply.usage if reply.usage is not None else _default_usage(body, reply)
         if reply.cost is not None:
             result["meta"] = {"usage": reply.cost}
@@ -441,8 +482,18 @@ class ScriptedServer:
         for piece in _text_pieces(reply.text or ""):
             chunk({"content": piece})
         for index, (call_id, call) in enumerate(zip(self._call_ids(reply), reply.tool_calls)):
-            chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                   "function": {"name": call.name, "arguments": ""}}]})
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": index,
+                            "id": call_id,
+                            "type": "function",
+                            "function": {"name": call.name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
             for piece in _argument_pieces(call.arguments_json):
                 chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
         chunk({}, reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop"))

@@ -6,7 +6,7 @@ Two steps, so that decorating stays cheap:
   never be a tool parameter (no type hint, ``*args``/``**kwargs``, types with no JSON schema) and spots
   ``RunContext`` parameters, which are hidden from the model.
 - :func:`build_arguments_model` (on first use): the JSON schema without titles and the validator,
-  written directly for simple signatures (:mod:`aiml_agent.simple_schema`, ~0.1 ms) or through a
+  written directly for simple signatures (:mod:`aiml_agent._simple_schema`, ~0.1 ms) or through a
   pydantic model of the parameters (~1 ms).
 """
 
@@ -36,17 +36,16 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import GenerateJsonSchema
 
+from aiml_agent._schema import remove_titles
+from aiml_agent._simple_schema import simple_arguments
 from aiml_agent.context import RunContext
 from aiml_agent.errors import ToolDefinitionError
-from aiml_agent.simple_schema import simple_arguments
 
 _EMPTY = inspect.Parameter.empty
 _SIMPLE_TYPES: frozenset[Any] = frozenset(
     {str, int, float, bool, bytes, type(None), None, Any, decimal.Decimal, uuid.UUID, pathlib.Path}
     | {datetime.date, datetime.datetime, datetime.time, datetime.timedelta}
 )
-_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
-_NOT_SCHEMAS = ("default", "enum", "const", "examples", "required")
 
 
 @dataclass(frozen=True)
@@ -140,7 +139,7 @@ def _describability_problem(annotation: Any, *, thorough: bool = False) -> str |
         TypeAdapter(annotation).json_schema()
     except PydanticSchemaGenerationError:
         detail = "pydantic does not know this class"
-    except Exception as error:  # noqa: BLE001 - any failure means "not describable"; report it
+    except Exception as error:
         detail = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
     else:
         return None
@@ -265,26 +264,6 @@ def _explain_failure(function_name: str, params: tuple[inspect.Parameter, ...]) 
         if problem:
             return ToolDefinitionError(f"Function '{function_name}', parameter '{param.name}': {problem}")
     return ToolDefinitionError(f"Function '{function_name}': pydantic cannot build a schema of its parameters.")
-
-
-def remove_titles(schema: Any) -> None:
-    """Delete every ``title`` keyword in place (not properties that happen to be named ``title``)."""
-    if isinstance(schema, list):
-        for item in schema:
-            remove_titles(item)
-        return
-    if not isinstance(schema, dict):
-        return
-    if isinstance(schema.get("title"), str):
-        del schema["title"]
-    for key, value in schema.items():
-        if key in _NOT_SCHEMAS:
-            continue
-        if key in _SCHEMA_MAPS and isinstance(value, dict):
-            for sub in value.values():
-                remove_titles(sub)
-        else:
-            remove_titles(value)
 
 
 def explicit_description(annotation: Any) -> str | None:

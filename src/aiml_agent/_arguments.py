@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aiml_agent.signature import ArgumentsModel
-from aiml_agent.strict import resolve_ref
+from aiml_agent._schema import drop_optional_nulls
+from aiml_agent._signature import ArgumentsModel
 
 #: The error message lists at most this many bad fields.
 MAX_ERROR_LINES = 10
@@ -39,62 +39,16 @@ def validate_arguments(
     except ValidationError as error:
         errors.extend(errors_from_validation(error))
     expected = ", ".join(arguments_model.names) or "no arguments"
-    for name in unknown:
-        errors.append(
-            {
-                "field": name,
-                "message": f"unexpected argument (the tool takes: {expected})",
-                "type": "extra_forbidden",
-                "input": given[name],
-            }
-        )
-    return values, errors
-
-
-def drop_optional_nulls(value: Any, schema: dict[str, Any], root: dict[str, Any], depth: int = 0) -> Any:
-    """A copy of ``value`` without ``null`` for object properties the (non-strict) schema does not require.
-
-    Strict mode makes such properties nullable; dropping the ``null`` lets validation fill in the default.
-    Inside a union (``Cat | Dog``) the branch the value was written for is the object whose properties
-    (and ``const`` values, e.g. a discriminator) match it. ``root`` is the whole schema ``$ref`` s point into.
-    """
-    if depth > 32 or not isinstance(value, (dict, list)):
-        return value
-    schema = _resolve(schema, root)
-    union = schema.get("anyOf", schema.get("oneOf"))
-    if isinstance(union, list):
-        branches = [_resolve(b, root) for b in union if isinstance(b, dict) and b.get("type") != "null"]
-        branch = next((b for b in branches if len(branches) == 1 or _written_for(value, b)), None)
-        return value if branch is None else drop_optional_nulls(value, branch, root, depth + 1)
-    if isinstance(value, list):  # a list, or a tuple (``prefixItems``, then ``items`` for the rest)
-        prefix, items = schema.get("prefixItems") or [], schema.get("items")
-        shapes = [prefix[i] if i < len(prefix) else items for i in range(len(value))]
-        return [drop_optional_nulls(v, s, root, depth + 1) if isinstance(s, dict) else v for v, s in zip(value, shapes)]
-    properties = schema.get("properties")
-    if not isinstance(properties, dict):
-        return value
-    required = set(schema.get("required", ()))
-    return {
-        key: drop_optional_nulls(item, properties[key], root, depth + 1) if key in properties else item
-        for key, item in value.items()
-        if not (item is None and key in properties and key not in required)
-    }
-
-
-def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" not in schema:
-        return schema
-    return resolve_ref(schema["$ref"], root) or {}
-
-
-def _written_for(value: Any, schema: dict[str, Any]) -> bool:
-    """Whether ``value`` fits the object ``schema``: only its properties, the ``const`` ones equal."""
-    properties = schema.get("properties")
-    if not isinstance(value, dict) or not isinstance(properties, dict):
-        return isinstance(value, list) and schema.get("type") == "array"
-    return value.keys() <= properties.keys() and all(
-        value.get(k) == p["const"] for k, p in properties.items() if isinstance(p, dict) and "const" in p
+    errors.extend(
+        {
+            "field": name,
+            "message": f"unexpected argument (the tool takes: {expected})",
+            "type": "extra_forbidden",
+            "input": given[name],
+        }
+        for name in unknown
     )
+    return values, errors
 
 
 def errors_from_validation(error: ValidationError, *, root: str = "(arguments)") -> list[dict[str, Any]]:

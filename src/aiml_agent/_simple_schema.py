@@ -3,7 +3,7 @@
 For such parameters the JSON schema and the pydantic-core validator are written directly, the same ones
 pydantic would produce (a test compares them), skipping pydantic's model class creation and its JSON
 schema walk, which together cost most of a tool's build time. Anything else returns ``None`` and goes
-through :func:`aiml_agent.signature.build_arguments_model`'s pydantic model.
+through :func:`aiml_agent._signature.build_arguments_model`'s pydantic model.
 """
 
 from __future__ import annotations

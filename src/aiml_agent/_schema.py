@@ -1,0 +1,115 @@
+"""JSON-schema helpers shared by the strict transform, tool building, argument validation and the CLI.
+
+Plain functions over JSON data (dicts and lists): local ``$ref`` resolution, copying, title removal and the
+mapping of strict mode's ``null`` back to "not given". No Haystack or pydantic import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+_NOT_SCHEMAS = ("default", "enum", "const", "examples", "required")
+
+
+def resolve_ref(ref: Any, root: Any) -> dict[str, Any] | None:
+    """The schema a local ``$ref`` points to inside ``root``, or None when it points nowhere (or elsewhere).
+
+    ``ref`` is a JSON pointer in a URI fragment: ``#/$defs/Address``, ``#/definitions/Address``, or any other
+    ``#/...`` path; ``~1``/``~0`` and percent escapes are decoded. Remote references are not followed.
+    """
+    parts = pointer_parts(ref)
+    if parts is None:
+        return None
+    node = root
+    for part in parts:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node if isinstance(node, dict) else None
+
+
+def pointer_parts(ref: Any) -> list[str] | None:
+    """The decoded segments of a local ``#/...`` reference; None for anything else."""
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return None
+    return [part.replace("~1", "/").replace("~0", "~") for part in unquote(ref[2:]).split("/")]
+
+
+def copy_json(value: Any) -> Any:
+    """Deep copy of JSON data (faster than copy.deepcopy for plain dicts and lists)."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
+def remove_titles(schema: Any) -> None:
+    """Delete every ``title`` keyword in place (not properties that happen to be named ``title``)."""
+    if isinstance(schema, list):
+        for item in schema:
+            remove_titles(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    if isinstance(schema.get("title"), str):
+        del schema["title"]
+    for key, value in schema.items():
+        if key in _NOT_SCHEMAS:
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            for sub in value.values():
+                remove_titles(sub)
+        else:
+            remove_titles(value)
+
+
+def drop_optional_nulls(value: Any, schema: dict[str, Any], root: dict[str, Any], depth: int = 0) -> Any:
+    """A copy of ``value`` without ``null`` for object properties the (non-strict) schema does not require.
+
+    Strict mode makes such properties nullable; dropping the ``null`` lets validation fill in the default.
+    Inside a union (``Cat | Dog``) the branch the value was written for is the object whose properties
+    (and ``const`` values, e.g. a discriminator) match it. ``root`` is the whole schema ``$ref`` s point into.
+    """
+    if depth > 32 or not isinstance(value, (dict, list)):
+        return value
+    schema = _resolve_local(schema, root)
+    union = schema.get("anyOf", schema.get("oneOf"))
+    if isinstance(union, list):
+        branches = [_resolve_local(b, root) for b in union if isinstance(b, dict) and b.get("type") != "null"]
+        branch = next((b for b in branches if len(branches) == 1 or _written_for(value, b)), None)
+        return value if branch is None else drop_optional_nulls(value, branch, root, depth + 1)
+    if isinstance(value, list):  # a list, or a tuple (``prefixItems``, then ``items`` for the rest)
+        prefix, items = schema.get("prefixItems") or [], schema.get("items")
+        shapes = [prefix[i] if i < len(prefix) else items for i in range(len(value))]
+        return [drop_optional_nulls(v, s, root, depth + 1) if isinstance(s, dict) else v for v, s in zip(value, shapes)]
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return value
+    required = set(schema.get("required", ()))
+    return {
+        key: drop_optional_nulls(item, properties[key], root, depth + 1) if key in properties else item
+        for key, item in value.items()
+        if not (item is None and key in properties and key not in required)
+    }
+
+
+def _resolve_local(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" not in schema:
+        return schema
+    return resolve_ref(schema["$ref"], root) or {}
+
+
+def _written_for(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether ``value`` fits the object ``schema``: only its properties, the ``const`` ones equal."""
+    properties = schema.get("properties")
+    if not isinstance(value, dict) or not isinstance(properties, dict):
+        return isinstance(value, list) and schema.get("type") == "array"
+    return value.keys() <= properties.keys() and all(
+        value.get(k) == p["const"] for k, p in properties.items() if isinstance(p, dict) and "const" in p
+    )
