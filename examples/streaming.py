@@ -61,7 +61,7 @@ def main() -> None:
         )
         print(f"You: {question}", flush=True)
         result = agent.run(question)
-    print(f"\n\n({len(result['steps'])} model calls, {result['usage']['total_tokens']} tokens)")
+    print(f"\n\n({len(result['steps'])} model calls, {result['usage'].total_tokens} tokens)")
 
 
 if __name__ == "__main__":

@@ -63,4 +63,4 @@ async def test_agent_looks_up_the_order_async(agent: Agent) -> None:
     [call] = result["steps"][0].tool_calls
     assert call.arguments == {"order_id": "B-2002"}
     assert "packed" in call.result
-    assert result["usage"]["requests"] == 2
+    assert result["usage"].requests == 2

@@ -62,10 +62,9 @@ def main() -> None:
             print(f"  tool {call.tool_name}({json.dumps(call.arguments)}) -> {call.result}")
     print(f"\nAssistant: {result['last_message'].text}\n")
     usage = result["usage"]
-    cost = usage.get("cost")  # summed over the run's model calls, when AIMLAPI reports it
-    print(
-        f"{usage['requests']} model calls, {usage['total_tokens']} tokens"
-        + (f", {cost['credits_used']} credits" if cost else "")
+    print(  # usage sums the run's model calls; credits_used is None when AIMLAPI reports no cost
+        f"{usage.requests} model calls, {usage.total_tokens} tokens"
+        + (f", {usage.credits_used} credits" if usage.credits_used is not None else "")
         + f", exit reason: {result['exit_reason']}"
     )
     print("tool schema sent for get_weather:", json.dumps(get_weather.parameters))

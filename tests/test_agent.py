@@ -55,9 +55,9 @@ def test_text_answer_ends_run_with_system_prompt_and_usage() -> None:
     assert [m.role.value for m in result["messages"]] == ["system", "user", "assistant"]
     assert result["last_message"].text == "Hello!"
     assert result["exit_reason"] == "text"
-    assert result["usage"]["requests"] == 1
-    assert result["usage"]["total_tokens"] == result["usage"]["prompt_tokens"] + result["usage"]["completion_tokens"]
-    assert "cost" not in result["usage"]
+    assert result["usage"].requests == 1
+    assert result["usage"].total_tokens == result["usage"].prompt_tokens + result["usage"].completion_tokens
+    assert result["usage"].cost is None
     assert "output" not in result
     sent = server.requests[0].body["messages"]
     assert sent == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
@@ -125,7 +125,7 @@ def test_runaway_model_stops_at_max_steps_without_raising() -> None:
         assert (overridden["exit_reason"], len(overridden["steps"]), len(server.requests)) == ("max_steps", 2, 5)
     assert result["exit_reason"] == "max_steps"
     assert len(result["steps"]) == 3
-    assert result["usage"]["requests"] == 3
+    assert result["usage"].requests == 3
     assert result["last_message"].tool_call_result is not None  # the last tool ran; messages end consistent
 
 
@@ -201,14 +201,14 @@ def test_usage_and_cost_are_summed_over_model_calls() -> None:
     ]
     with ScriptedServer(script) as server:
         usage = Agent(generator_for(server), [weather_tool()]).run("go")["usage"]
-    assert (usage["requests"], usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (
+    assert (usage.requests, usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (
         2,
         30,
         7,
         37,
     )
-    assert usage["cost"]["credits_used"] == 42
-    assert usage["cost"]["usd_spent"] == pytest.approx(0.000021)
+    assert usage.credits_used == 42
+    assert usage.usd_spent == pytest.approx(0.000021)
 
 
 def test_tools_strict_is_forwarded_on_every_call() -> None:
@@ -445,3 +445,15 @@ def test_pipeline_loads_in_a_fresh_process_that_imported_only_the_generator_modu
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "restored"
+
+
+def test_usage_adds_up_and_keeps_cost_absent_until_reported() -> None:
+    from aiml_agent import Usage
+
+    first = Usage.of_reply({"usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
+    second = Usage.of_reply({"usage": {"total_tokens": 4}, "cost": {"credits_used": 7, "usd_spent": "0.000010"}})
+    total = first + second
+    assert (total.requests, total.prompt_tokens, total.total_tokens) == (2, 3, 9)
+    assert first.cost is None and total.credits_used == 7 and total.usd_spent == pytest.approx(0.00001)
+    assert total.to_dict()["cost"] == {"credits_used": 7, "usd_spent": pytest.approx(0.00001)}
+    assert "cost" not in first.to_dict()

@@ -61,7 +61,7 @@ async def test_forty_concurrent_runs_on_one_agent_do_not_mix() -> None:
         assert [c.tool_call_result.result for c in streamed[i] if c.tool_call_result] == [f"QUESTION {i}#{i}"]
         assert result["messages"][0].text == f"question {i}"
         assert len(result["messages"]) == 4 and len(result["steps"]) == 2
-        assert result["usage"]["requests"] == 2
+        assert result["usage"].requests == 2
 
 
 def chunk_kind(chunk: StreamingChunk) -> str | None:

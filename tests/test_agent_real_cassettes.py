@@ -87,8 +87,8 @@ def test_tool_error_then_corrected_call() -> None:
     )
     assert result["last_message"].text == "The weather in Mexico City is currently sunny."
     assert result["exit_reason"] == "text"
-    assert result["usage"]["total_tokens"] == 64 + 104 + 126
-    assert result["usage"]["requests"] == 3
+    assert result["usage"].total_tokens == 64 + 104 + 126
+    assert result["usage"].requests == 3
 
 
 def test_tool_with_empty_arguments_then_exit_condition_tool() -> None:
@@ -134,7 +134,7 @@ def test_streamed_tool_call_then_streamed_answer() -> None:
     assert [(r.origin.tool_name, r.result) for r in results] == [("get_capital", "London")]
     first_result = next(i for i, c in enumerate(chunks) if c.tool_call_result is not None)
     assert all(not c.content for c in chunks[:first_result])  # tool-call deltas came before the result
-    assert result["usage"]["requests"] == 2 and result["usage"]["total_tokens"] > 0
+    assert result["usage"].requests == 2 and result["usage"].total_tokens > 0
 
 
 async def test_streamed_parallel_calls_then_final_tool_under_run_async() -> None:

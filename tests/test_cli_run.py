@@ -219,16 +219,17 @@ def test_an_api_error_is_one_line(
 
 
 def test_summary_line_names_cost_and_why_the_run_stopped() -> None:
+    from aiml_agent import Usage
     from aiml_agent.cli.run_output import summary_line
 
     result = {
         "steps": [object()] * 3,
-        "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10, "cost": {"usd_spent": 1.5e-06}},
+        "usage": Usage(requests=3, prompt_tokens=7, completion_tokens=3, total_tokens=10, usd_spent=1.5e-06),
         "exit_reason": "max_steps",
     }
     line = summary_line(result, 1.5)
     assert line == "3 steps · 10 tokens (7 prompt + 3 completion) · cost $0.0000015 · 1.50 s · stopped: max_steps"
-    assert summary_line({"steps": [object()], "usage": {}, "exit_reason": "text"}, 0.25) == "1 step · 250 ms"
+    assert summary_line({"steps": [object()], "usage": Usage(), "exit_reason": "text"}, 0.25) == "1 step · 250 ms"
 
 
 def test_usage_text_is_one_wording_for_every_command() -> None:

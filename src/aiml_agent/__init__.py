@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "Agent": "aiml_agent.agent",
     "Step": "aiml_agent.run_result",
     "ToolCallRecord": "aiml_agent.run_result",
+    "Usage": "aiml_agent.run_result",
 }
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "ToolCallRecord",
     "ToolDefinitionError",
     "Toolset",
+    "Usage",
     "__version__",
     "create_tool",
     "to_strict_schema",
@@ -65,7 +67,7 @@ if TYPE_CHECKING:
         ToolDefinitionError,
     )
     from aiml_agent.generator import AIMLAPIChatGenerator
-    from aiml_agent.run_result import Step, ToolCallRecord
+    from aiml_agent.run_result import Step, ToolCallRecord, Usage
     from aiml_agent.strict import to_strict_schema
     from aiml_agent.tools import FunctionTool, create_tool, tool
     from aiml_agent.toolset import Toolset

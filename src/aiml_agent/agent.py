@@ -37,7 +37,7 @@ from aiml_agent._request import response_format_for
 from aiml_agent._schema import drop_optional_nulls
 from aiml_agent._tool_runner import ToolRunner, tool_result_chunks
 from aiml_agent.errors import OutputValidationError
-from aiml_agent.run_result import RunState, Step, ToolCallRecord, add_usage
+from aiml_agent.run_result import RunState, Step, ToolCallRecord, Usage
 
 DEFAULT_MAX_STEPS = 20
 DEFAULT_TOOL_CONCURRENCY = 32
@@ -158,7 +158,7 @@ class Agent:
         messages=list[ChatMessage],
         last_message=ChatMessage,
         exit_reason=str,
-        usage=dict[str, Any],
+        usage=Usage,
         steps=list[Step],
         output=Any,
     )
@@ -205,7 +205,7 @@ class Agent:
         messages=list[ChatMessage],
         last_message=ChatMessage,
         exit_reason=str,
-        usage=dict[str, Any],
+        usage=Usage,
         steps=list[Step],
         output=Any,
     )
@@ -289,7 +289,7 @@ class Agent:
         if not replies:
             raise RuntimeError("The chat generator returned no reply")
         reply = replies[0]
-        add_usage(run.usage, reply.meta)
+        run.usage += Usage.of_reply(reply.meta)
         run.messages.append(reply)
         run.steps.append(Step(index=len(run.steps) + 1, reply=reply, model_duration=duration))
         if reply.tool_calls:

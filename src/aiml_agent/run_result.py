@@ -1,45 +1,105 @@
-"""Records of one agent run: token usage and cost summed over model calls, what happened in each step, and the
-run's state while it goes.
+"""Records of one agent run: token usage and cost (:class:`Usage`) summed over model calls, what happened in
+each step, and the run's state while it goes.
 
 They are plain data so that a run's outcome can be inspected, logged or serialized without the agent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiml_agent.context import RunContext
 
-if TYPE_CHECKING:  # annotations only: cassette_cmd sums usage with add_usage without loading Haystack
+if TYPE_CHECKING:  # annotations only: cassette_cmd sums usage without loading Haystack
     from haystack.dataclasses import ChatMessage, ToolCall
     from haystack.tools import Tool
 
-_TOKEN_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
-_COST_KEYS = ("credits_used", "usd_spent")
+
+@dataclass(frozen=True)
+class Usage:
+    """Model requests, tokens and AIMLAPI cost; usages add up with ``+``.
+
+    :param requests: Model calls made.
+    :param prompt_tokens: Input tokens the server reported.
+    :param completion_tokens: Output tokens the server reported.
+    :param total_tokens: Total tokens the server reported.
+    :param credits_used: AIMLAPI credits spent, or None when the server reported no cost.
+    :param usd_spent: US dollars spent, or None when the server reported no cost.
+    """
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    credits_used: float | None = None
+    usd_spent: float | None = None
+
+    @classmethod
+    def of_reply(cls, meta: Mapping[str, Any]) -> Usage:
+        """The usage of one model reply, from its ``meta["usage"]`` (tokens) and ``meta["cost"]`` (AIMLAPI)."""
+        raw_tokens, raw_cost = meta.get("usage"), meta.get("cost")
+        tokens: Mapping[str, Any] = raw_tokens if isinstance(raw_tokens, Mapping) else {}
+        cost: Mapping[str, Any] = raw_cost if isinstance(raw_cost, Mapping) else {}
+        return cls(
+            requests=1,
+            prompt_tokens=_number(tokens.get("prompt_tokens")) or 0,
+            completion_tokens=_number(tokens.get("completion_tokens")) or 0,
+            total_tokens=_number(tokens.get("total_tokens")) or 0,
+            credits_used=_number(cost.get("credits_used")),
+            usd_spent=_number(cost.get("usd_spent")),
+        )
+
+    def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(
+            requests=self.requests + other.requests,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            credits_used=_add_optional(self.credits_used, other.credits_used),
+            usd_spent=_add_optional(self.usd_spent, other.usd_spent),
+        )
+
+    @property
+    def cost(self) -> dict[str, float] | None:
+        """AIMLAPI's cost as the server spells it (``credits_used``, ``usd_spent``), or None when none was reported."""
+        cost = {"credits_used": self.credits_used, "usd_spent": self.usd_spent}
+        return {key: value for key, value in cost.items() if value is not None} or None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: the token counts, and ``cost`` when the server reported one."""
+        data: dict[str, Any] = {
+            "requests": self.requests,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        if self.cost is not None:
+            data["cost"] = self.cost
+        return data
 
 
-def new_usage() -> dict[str, Any]:
-    """An empty usage record: model requests and tokens; ``cost`` is added once a reply reports one."""
-    return {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+def _number(value: Any) -> Any:
+    """A reported number (int, float, or a numeric string such as AIMLAPI's ``"0.001240000"``), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
-def add_usage(total: dict[str, Any], reply_meta: dict[str, Any]) -> None:
-    """Add one model reply's token usage (``meta["usage"]``) and AIMLAPI cost (``meta["cost"]``) to ``total``."""
-    total["requests"] += 1
-    usage = reply_meta.get("usage") or {}
-    for key in _TOKEN_KEYS:
-        value = usage.get(key)
-        if isinstance(value, (int, float)):
-            total[key] += value
-    cost = reply_meta.get("cost")
-    if isinstance(cost, dict):
-        summed = total.setdefault("cost", {key: 0 for key in _COST_KEYS})
-        for key in _COST_KEYS:
-            value = cost.get(key)
-            if isinstance(value, (int, float)):
-                summed[key] += value
+def _add_optional(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None else a + b
 
 
 @dataclass
@@ -98,9 +158,9 @@ class Step:
     tools_duration: float = 0.0
 
     @property
-    def usage(self) -> dict[str, Any]:
-        """The token usage the model reported for this step."""
-        return dict(self.reply.meta.get("usage") or {})
+    def usage(self) -> Usage:
+        """The tokens and cost of this step's model call."""
+        return Usage.of_reply(self.reply.meta)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form."""
@@ -123,7 +183,7 @@ class RunState:
     max_steps: int
     tools: dict[str, Tool]
     steps: list[Step] = field(default_factory=list)
-    usage: dict[str, Any] = field(default_factory=new_usage)
+    usage: Usage = field(default_factory=Usage)
     exit_reason: str | None = None
     output: Any = None
     output_failures: int = 0

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from aiml_agent.cli.cassette_read import Exchange, ReplyText, message_text, read_cassette
 from aiml_agent.cli.common import CLIError, Style, indent, usage_text
-from aiml_agent.run_result import add_usage, new_usage
+from aiml_agent.run_result import Usage
 
 _ROLE_STYLE = {"system": "dim", "user": "green", "assistant": "blue", "tool": "yellow", "developer": "dim"}
 
@@ -33,7 +33,7 @@ def render(exchanges: list[Exchange], name: str, *, full: bool = False, style: S
     lines = [style(f"cassette {name}: {count} interaction{'s' if count != 1 else ''}", "bold")]
     previous: list[Any] = []
     previous_tools: tuple[list[Any], int] | None = None
-    totals = new_usage()
+    totals = Usage()
     for exchange in exchanges:
         lines.append("")
         lines.extend(_request_lines(exchange, previous, previous_tools, full=full, style=style))
@@ -43,10 +43,10 @@ def render(exchanges: list[Exchange], name: str, *, full: bool = False, style: S
             previous = body["messages"]
         if body.get("tools") and (previous_tools is None or previous_tools[0] != body["tools"]):
             previous_tools = (body["tools"], exchange.number)
-        add_usage(totals, {"usage": exchange.reply.usage, "cost": exchange.reply.cost})
+        totals += Usage.of_reply({"usage": exchange.reply.usage, "cost": exchange.reply.cost})
     if count:
         lines.append("")
-        spent = usage_text(totals, totals.get("cost"))
+        spent = usage_text(totals.to_dict(), totals.cost)
         summary = f"total: {count} request{'s' if count != 1 else ''}" + (f" · {spent}" if spent else "")
         lines.append(style(summary, "bold"))
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ import time
 from typing import Any, TextIO
 
 from aiml_agent.cli.common import Style, usage_text
+from aiml_agent.run_result import Usage
 
 _RESULT_PREVIEW = 300
 
@@ -103,10 +104,9 @@ def _seconds(value: float) -> str:
 def summary_line(result: dict[str, Any], elapsed: float) -> str:
     """``2 steps · 57 tokens (45 prompt + 12 completion) · cost 42 credits, $0.000021 · 0.84 s``."""
     steps = len(result.get("steps") or [])
-    usage = result.get("usage") or {}
-    cost = usage.get("cost")
+    usage = result.get("usage") or Usage()
     parts = [f"{steps} step{'s' if steps != 1 else ''}"]
-    spent = usage_text(usage, cost if isinstance(cost, dict) else None)
+    spent = usage_text(usage.to_dict(), usage.cost)
     if spent:
         parts.append(spent)
     parts.append(_seconds(elapsed))
@@ -122,7 +122,7 @@ def result_json(result: dict[str, Any], elapsed: float) -> dict[str, Any]:
     data: dict[str, Any] = {
         "answer": getattr(last, "text", None),
         "exit_reason": result.get("exit_reason"),
-        "usage": result.get("usage"),
+        "usage": (result.get("usage") or Usage()).to_dict(),
         "duration": round(elapsed, 4),
         "steps": [_to_dict(step) for step in result.get("steps") or []],
         "messages": [_to_dict(message) for message in result.get("messages") or []],
