@@ -1,4 +1,4 @@
-"""Real recorded OpenAI traffic (../shared/real-cassettes) replayed through the Agent.
+"""Real recorded OpenAI traffic (tests/real_cassettes) replayed through the Agent.
 
 Each test gives the agent tools that answer as the original ones did, replays the cassette (vcrpy, record
 mode none, matching method + path) and checks the conversation the agent built against the one the real
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 import vcr
 import yaml
 from conftest import REAL_CASSETTES
@@ -23,8 +22,6 @@ from aiml_agent.generator import AIMLAPIChatGenerator
 
 CASSETTES = REAL_CASSETTES
 REPLAY = vcr.VCR(record_mode="none", match_on=["method", "path"])
-
-pytestmark = pytest.mark.real_cassettes
 
 
 def openai_generator(model: str) -> AIMLAPIChatGenerator:

@@ -116,7 +116,6 @@ def weather_file(tmp_path: Path) -> Path:
 # ------------------------------------------------------------------------------------------------ help
 
 
-@pytest.mark.real_cassettes
 def test_help_and_cassette_show_do_not_import_haystack() -> None:
     code = textwrap.dedent("""
         import sys

@@ -49,7 +49,6 @@ def test_every_project_cassette_becomes_a_transcript(path: Path, capsys: pytest.
     assert "(not valid JSON)" not in out and "<not valid JSON" not in out
 
 
-@pytest.mark.real_cassettes
 def test_real_cassettes_in_detail(capsys: pytest.CaptureFixture[str]) -> None:
     retry = show(REAL / "test_dbos_agent_with_model_retry.yaml", capsys)
     assert "  user: What is the weather in CDMX?" in retry
@@ -152,7 +151,6 @@ def test_malformed_cassettes_are_one_line_errors(tmp_path: Path) -> None:
     assert "hacked" not in tagged.stdout  # nothing in a cassette is ever executed
 
 
-@pytest.mark.real_cassettes
 def test_the_console_script_shows_a_real_cassette() -> None:
     result = run_cli("cassette", "show", str(REAL / "test_tool_choice_matrix[auto-openai].yaml"))
 

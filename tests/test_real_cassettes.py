@@ -1,4 +1,4 @@
-"""Real recorded OpenAI traffic (../shared/real-cassettes) replays through AIMLAPIChatGenerator and parses right.
+"""Real recorded OpenAI traffic (tests/real_cassettes) replays through AIMLAPIChatGenerator and parses right.
 
 Each recorded request is rebuilt (messages, tools, model, streaming) and sent through the generator while vcrpy
 replays the cassette (record mode "none": no network). The reply is compared with what the recorded response
@@ -24,8 +24,6 @@ from aiml_agent.generator import AIMLAPIChatGenerator
 CASSETTES = REAL_CASSETTES
 NAMES = sorted(p.name for p in CASSETTES.glob("*.yaml"))
 REPLAY = vcr.VCR(record_mode="none", match_on=["method", "scheme", "host", "port", "path"])
-
-pytestmark = pytest.mark.real_cassettes
 
 
 def _noop(**_: Any) -> str:
