@@ -21,7 +21,7 @@ from haystack.tools.errors import ToolInvocationError
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from aiml_agent._arguments import MAX_ERROR_LINES
+from aiml_agent.tool_failure import MAX_ERROR_LINES
 from aiml_agent.context import RunContext, use_run_context
 from aiml_agent.errors import ToolArgumentsError
 from aiml_agent.tools import FunctionTool, ToolDefinitionError, create_tool, result_to_text, tool
