@@ -23,7 +23,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-#: Containers nested deeper than this are refused (a result that deep is a bug, not data for a model).
+#: Values nested deeper than this are refused by the walk over non-JSON values (a result that deep is a bug,
+#: not data for a model); plain dicts and lists of JSON values go to ``json`` as they are.
 MAX_DEPTH = 100
 #: At most this many items are read from an iterator or a lazy sequence (a generator may never end).
 MAX_ITEMS = 10_000
@@ -40,7 +41,8 @@ def result_to_text(value: Any) -> str:
 
     ``str`` as is. Anything else becomes JSON data, sent as JSON (or as the bare string when the data is one):
     ``None`` -> ``null``; numbers as JSON (NaN and infinities -> ``null``); pydantic models, dataclasses,
-    mappings -> objects; lists, tuples, iterators -> arrays; sets -> arrays sorted by their JSON text; enums ->
+    mappings -> objects; lists, tuples, iterators -> arrays; sets -> sorted arrays (null, booleans, numbers,
+    strings, then the rest); enums ->
     their value; datetimes, dates and times -> ISO 8601; UUIDs, paths, Decimals -> strings; bytes -> UTF-8 text
     when valid, else ``"<N bytes>"``; other objects -> their public attributes, or ``str()`` without any memory
     address when they have none.
@@ -164,8 +166,17 @@ def _public_attributes(value: Any) -> dict[str, Any]:
     return attributes
 
 
-def _sort_key(item: Any) -> tuple[str, str]:
-    return type(item).__name__, json.dumps(item, ensure_ascii=False, sort_keys=True)
+def _sort_key(item: Any) -> tuple[int, Any]:
+    """Order of converted set items, whatever their mix: null, booleans, numbers, strings, then the rest."""
+    if item is None:
+        return 0, 0
+    if isinstance(item, bool):
+        return 1, item
+    if isinstance(item, (int, float)):
+        return 2, item
+    if isinstance(item, str):
+        return 3, item
+    return 4, json.dumps(item, ensure_ascii=False, sort_keys=True)
 
 
 def truncate_text(text: str, limit: int) -> tuple[str, int]:
