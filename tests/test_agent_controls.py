@@ -27,7 +27,6 @@ from aiml_agent import (
     create_tool,
     tool,
 )
-from aiml_agent import _tool_runner as tool_runner
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}

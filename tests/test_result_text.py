@@ -42,7 +42,7 @@ class Point:
 
 
 class Slotted:
-    __slots__ = ("name", "_private")
+    __slots__ = ("_private", "name")
 
     def __init__(self) -> None:
         self.name = "s"
