@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-steps", metavar="N", type=_positive_int, help="at most N model calls (default: the Agent's)"
     )
     run.add_argument("--system", metavar="TEXT", help="system prompt")
+    run.add_argument(
+        "--approve",
+        action="store_true",
+        help="ask on the terminal (y/n/e) before a tool call that needs approval runs; without it the run "
+        "stops at such a call and lists what waits",
+    )
     run.add_argument("--cassette", metavar="FILE", help="replay the run from this vcrpy cassette (no key needed)")
     run.add_argument("--record", action="store_true", help="with --cassette: record the run into FILE instead")
     run.add_argument("--json", action="store_true", help="print the run result as JSON instead of text")
