@@ -90,9 +90,7 @@ SCRIPTS: dict[str, list[Any]] = {
     "approval": [
         Reply(tool_calls=[ToolCallReply("get_order", {"order_id": "A-1001"})]),
         Reply(
-            tool_calls=[
-                ToolCallReply("refund", {"order_id": "A-1001", "amount_eur": 250, "reason": "arrived broken"})
-            ]
+            tool_calls=[ToolCallReply("refund", {"order_id": "A-1001", "amount_eur": 250, "reason": "arrived broken"})]
         ),
         Reply(
             text="I'm sorry your espresso machine arrived broken. I've refunded 100 EUR on order A-1001, the most "

@@ -108,9 +108,7 @@ class TurnPlan:
                 f"Edit(...), got {decision!r}"
             )
 
-    def records(
-        self, run: RunState, ran: list[ToolCallRecord], failed: dict[int, ToolCallRecord]
-    ) -> list[ToolCallRecord]:
+    def records(self, ran: list[ToolCallRecord], failed: dict[int, ToolCallRecord]) -> list[ToolCallRecord]:
         """All answered calls of the turn in call order: ``ran`` (records of ``to_run``, in that order) with
         the approval noted on each, and the ``failed`` records of the settled calls."""
         by_position = dict(failed)

@@ -469,7 +469,7 @@ class Agent:
                 text = runner.formatter(failure)
                 raise failure.exception or ToolInvocationError(text, tool_name=failure.tool_name or "")
             failed[position] = _with_approval(runner.failed(calls[position], failure), approval)
-        records = plan.records(run, ran, failed)
+        records = plan.records(ran, failed)
         finish_turn(run, plan.turn, records, [pending for _, pending in plan.waiting], duration)
         self._after_turn(run, records)
         return tool_result_chunks(records, [(calls[position], pending.id) for position, pending in plan.waiting])
