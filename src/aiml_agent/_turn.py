@@ -119,7 +119,9 @@ class TurnPlan:
                     result=edited_arguments_note(planned.call.arguments) + record.result,
                     edited_arguments=planned.call.arguments,
                 )
-            by_position[planned.position] = replace(record, tool_call=planned.original, approval=planned.approval)
+            if planned.approval is not None:
+                record = replace(record, tool_call=planned.original, approval=planned.approval)
+            by_position[planned.position] = record
         return [by_position[position] for position in sorted(by_position)]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from haystack import component, default_from_dict, default_to_dict
 from haystack.components.generators.chat.types import ChatGenerator
 from haystack.core.serialization import component_to_dict
-from haystack.dataclasses import ChatMessage, StreamingCallbackT, StreamingChunk, select_streaming_callback
+from haystack.dataclasses import ChatMessage, StreamingCallbackT, ToolCall, select_streaming_callback
 from haystack.tools import (
     Tool,
     Toolset,
@@ -61,6 +61,9 @@ _INCOMPLETE_FINISH_REASONS = ("length", "content_filter")
 
 #: What an Agent accepts as tools: Tools, Toolsets and plain functions (made into tools), or one Toolset.
 AgentTools = Sequence[Tool | Toolset | Callable[..., Any]] | Toolset
+
+#: A turn's answered calls and its calls left waiting (with their approval ids), for the stream.
+Answered = tuple[list[ToolCallRecord], list[tuple[ToolCall, str]]]
 
 logger = logging.getLogger(__name__)
 
@@ -252,9 +255,9 @@ class Agent:
         check_approvals(run, turn)
         while True:
             if turn is not None:
-                chunks = self._answer(run, turn)
+                answered = self._answer(run, turn)
                 if callback is not None:
-                    for chunk in chunks:
+                    for chunk in tool_result_chunks(*answered):
                         callback(chunk)
                 if run.exit_reason is not None:
                     break
@@ -298,9 +301,9 @@ class Agent:
         check_approvals(run, turn)
         while True:
             if turn is not None:
-                chunks = await self._answer_async(run, turn)
+                answered = await self._answer_async(run, turn)
                 if callback is not None:
-                    for chunk in chunks:
+                    for chunk in tool_result_chunks(*answered):
                         outcome = callback(chunk)
                         if inspect.isawaitable(outcome):
                             await outcome
@@ -363,9 +366,9 @@ class Agent:
         unknown = sorted(set(self.tool_controls) - set(tools))
         if unknown:
             raise ValueError(f"tool_controls name tools that this run does not have: {unknown}; tools: {sorted(tools)}")
+        defaults, per_name = self._tool_defaults, self.tool_controls
         return {
-            name: self.tool_controls.get(name, NO_CONTROLS).over(controls_of(tool)).over(self._tool_defaults)
-            for name, tool in tools.items()
+            name: per_name.get(name, NO_CONTROLS).over(controls_of(tool)).over(defaults) for name, tool in tools.items()
         }
 
     def _generator_kwargs(self, run: RunState) -> dict[str, Any]:
@@ -414,8 +417,8 @@ class Agent:
 
     # ---- a turn of tool calls: plan (approvals), run, finish ----------------------------------------------
 
-    def _answer(self, run: RunState, turn: Turn) -> list[StreamingChunk]:
-        """Answer the open calls of ``turn`` from sync code; return the stream chunks of their results."""
+    def _answer(self, run: RunState, turn: Turn) -> Answered:
+        """Answer the open calls of ``turn`` from sync code; return what to stream (see ``tool_result_chunks``)."""
         context_for = run.contexts_for_step()
         plan = plan_turn(run, turn, context_for)
         handler = self.approval_handler
@@ -431,7 +434,7 @@ class Agent:
         ran = runner.run([planned.call for planned in plan.to_run]) if plan.to_run else []
         return self._finish(run, plan, runner, ran, time.perf_counter() - started)
 
-    async def _answer_async(self, run: RunState, turn: Turn) -> list[StreamingChunk]:
+    async def _answer_async(self, run: RunState, turn: Turn) -> Answered:
         """:meth:`_answer` under asyncio."""
         context_for = run.contexts_for_step()
         plan = plan_turn(run, turn, context_for)
@@ -460,8 +463,8 @@ class Agent:
 
     def _finish(
         self, run: RunState, plan: TurnPlan, runner: ToolRunner, ran: list[ToolCallRecord], duration: float
-    ) -> list[StreamingChunk]:
-        """Records in call order, tool messages, the step, the exit reason; the chunks to stream."""
+    ) -> Answered:
+        """Records in call order, tool messages, the step, the exit reason; what to stream."""
         calls = plan.turn.reply.tool_calls
         failed: dict[int, ToolCallRecord] = {}
         for position, (failure, approval) in plan.settled.items():
@@ -472,7 +475,7 @@ class Agent:
         records = plan.records(ran, failed)
         finish_turn(run, plan.turn, records, [pending for _, pending in plan.waiting], duration)
         self._after_turn(run, records)
-        return tool_result_chunks(records, [(calls[position], pending.id) for position, pending in plan.waiting])
+        return records, [(calls[position], pending.id) for position, pending in plan.waiting]
 
     def _after_turn(self, run: RunState, records: list[ToolCallRecord]) -> None:
         """Count failures; end the run when a call waits, a tool failed too often, or an exit tool ran."""

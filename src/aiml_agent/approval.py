@@ -97,6 +97,8 @@ def open_turn(messages: Sequence[ChatMessage]) -> tuple[int, list[int]] | None:
     :returns: ``(index of that message, positions of its calls that have no result yet)``, or None when the
         conversation does not end with such a turn (or every call of it has its result).
     """
+    if not messages or messages[-1].role.value not in ("assistant", "tool"):
+        return None  # the common case, a new question: nothing to look through
     index = len(messages) - 1
     while index >= 0 and messages[index].tool_call_result is not None:
         index -= 1

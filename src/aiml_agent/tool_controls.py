@@ -70,6 +70,10 @@ class ToolControls:
 
     def over(self, fallback: ToolControls) -> ToolControls:
         """These controls, with each field that is not set taken from ``fallback``."""
+        if self is NO_CONTROLS:
+            return fallback
+        if fallback is NO_CONTROLS:
+            return self
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return ToolControls(**{k: v if v is not None else getattr(fallback, k) for k, v in values.items()})
 
