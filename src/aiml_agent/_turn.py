@@ -1,5 +1,5 @@
 """One turn of tool calls from the Agent's side: which calls run, which wait for approval, which were denied,
-and how their results join the conversation.
+how their results join the conversation, and whether the run ends after it.
 
 A turn is the unanswered tool calls of an assistant reply: the reply just received, or the last reply of the
 messages a run was given (a run resumed after an approval pause). Planning it applies the caller's
@@ -9,12 +9,15 @@ call order and builds the step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from haystack.dataclasses import ChatMessage, ToolCall
+from haystack.tools.errors import ToolInvocationError
 
+from aiml_agent._tool_runner import ToolRunner
 from aiml_agent.approval import (
     ApprovalDecision,
     Deny,
@@ -30,6 +33,11 @@ from aiml_agent.errors import ApprovalError, ToolArgumentsError
 from aiml_agent.run_result import ApprovalStatus, RunState, Step, ToolCallRecord
 from aiml_agent.tool_controls import NO_CONTROLS
 from aiml_agent.tool_failure import ToolFailure, invalid_arguments_text
+
+#: A turn's answered calls and its calls left waiting (with their approval ids): what the stream shows.
+Answered = tuple[list[ToolCallRecord], list[tuple[ToolCall, str]]]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -188,26 +196,71 @@ def check_approvals(run: RunState, turn: Turn | None) -> None:
         )
 
 
-def finish_turn(
-    run: RunState, turn: Turn, records: list[ToolCallRecord], waiting: list[PendingToolCall], duration: float
-) -> None:
-    """Put the turn's results after its reply in call order, record the step, note what still waits."""
+def finish(
+    run: RunState,
+    plan: TurnPlan,
+    runner: ToolRunner,
+    ran: list[ToolCallRecord],
+    duration: float,
+    exit_conditions: Collection[str],
+) -> Answered:
+    """After the calls ran: the records in call order, the tool messages after the reply, the step, and the
+    exit reason if the run must end; returns what to stream.
+
+    :raises Exception: In raise mode, the failure of a call settled without running (not a denial).
+    """
+    calls = plan.turn.reply.tool_calls
+    failed: dict[int, ToolCallRecord] = {}
+    for position, (failure, approval) in plan.settled.items():
+        if runner.raise_on_error and failure.kind != "denied":
+            text = runner.formatter(failure)
+            raise failure.exception or ToolInvocationError(text, tool_name=failure.tool_name or "")
+        record = runner.failed(calls[position], failure)
+        failed[position] = replace(record, approval=approval) if approval is not None else record
+    records = plan.records(ran, failed)
+    _add_results(run, plan.turn, records)
+    run.steps.append(
+        Step(
+            index=len(run.steps) + 1,
+            reply=plan.turn.reply,
+            model_duration=plan.turn.model_duration,
+            tool_calls=tuple(records),
+            tools_duration=duration,
+            resumed=plan.turn.resumed,
+        )
+    )
+    run.pending = [pending for _, pending in plan.waiting]
+    _decide_exit(run, records, exit_conditions)
+    return records, [(calls[position], pending.id) for position, pending in plan.waiting]
+
+
+def _add_results(run: RunState, turn: Turn, records: list[ToolCallRecord]) -> None:
+    """The turn's tool messages after its reply, in call order (with any it already had)."""
     calls = turn.reply.tool_calls
     answered = run.messages[turn.reply_index + 1 :]
     answered += [ChatMessage.from_tool(r.result, origin=r.tool_call, error=r.error) for r in records]
     answered.sort(key=lambda message: _position(calls, message))
     run.messages[turn.reply_index + 1 :] = answered
-    run.steps.append(
-        Step(
-            index=len(run.steps) + 1,
-            reply=turn.reply,
-            model_duration=turn.model_duration,
-            tool_calls=tuple(records),
-            tools_duration=duration,
-            resumed=turn.resumed,
-        )
-    )
-    run.pending = list(waiting)
+
+
+def _decide_exit(run: RunState, records: list[ToolCallRecord], exit_conditions: Collection[str]) -> None:
+    """Count failures; end the run when a call waits, a tool failed too often, or an exit tool ran."""
+    for record in records:
+        if record.failure is not None and record.failure.counts_against_retries:
+            run.tool_failures[record.tool_name] += 1
+    if run.pending:
+        run.exit_reason = "approval_required"
+        return
+    for name, count in run.tool_failures.items():
+        limit = run.controls.get(name, NO_CONTROLS).retries
+        if limit is not None and count > limit:
+            logger.info("Agent run stopped: tool '%s' failed %d times (retries=%d)", name, count, limit)
+            run.exit_reason = "tool_retries"
+            return
+    for record in records:
+        if not record.error and record.tool_name in exit_conditions:
+            run.exit_reason = record.tool_name
+            return
 
 
 def _position(calls: list[ToolCall], message: ChatMessage) -> int:

@@ -15,18 +15,16 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
 
 from haystack import component, default_from_dict, default_to_dict
 from haystack.components.generators.chat.types import ChatGenerator
 from haystack.core.serialization import component_to_dict
-from haystack.dataclasses import ChatMessage, StreamingCallbackT, ToolCall, select_streaming_callback
+from haystack.dataclasses import ChatMessage, StreamingCallbackT, select_streaming_callback
 from haystack.tools import (
     Tool,
-    Toolset,
     ToolsType,
     deserialize_tools_or_toolset_inplace,
     flatten_tools_or_toolsets,
@@ -34,36 +32,29 @@ from haystack.tools import (
     warm_up_tools,
     warm_up_tools_async,
 )
-from haystack.tools.errors import ToolInvocationError
 from haystack.utils.callable_serialization import deserialize_callable, serialize_callable
 from haystack.utils.deserialization import deserialize_component_inplace
 from haystack.utils.type_serialization import deserialize_type, serialize_type
 from pydantic import BaseModel, ValidationError
 
 from aiml_agent import _haystack  # noqa: F401 - Agent.from_dict must find our classes on the allowlist
+from aiml_agent._agent_tools import AgentTools, as_controls, as_tools, effective_controls, tools_by_name
 from aiml_agent._arguments import errors_from_validation
 from aiml_agent._request import response_format_for
 from aiml_agent._schema import drop_optional_nulls
 from aiml_agent._sync import run_blocking
 from aiml_agent._tool_runner import ToolRunner, tool_result_chunks
-from aiml_agent._turn import Turn, TurnPlan, check_approvals, finish_turn, plan_turn
+from aiml_agent._turn import Answered, Turn, check_approvals, finish, plan_turn
 from aiml_agent.approval import ApprovalDecision, ApprovalHandler, PendingToolCall
 from aiml_agent.errors import OutputValidationError
-from aiml_agent.run_result import ApprovalStatus, RunState, Step, ToolCallRecord, Usage, UsageLimits
-from aiml_agent.tool_controls import NO_CONTROLS, ToolControls, controls_of
+from aiml_agent.run_result import RunState, Step, Usage, UsageLimits
+from aiml_agent.tool_controls import ToolControls
 from aiml_agent.tool_failure import ToolErrorFormatter, ToolFailure, field_error_lines, format_tool_failure
-from aiml_agent.tools import create_tool
 
 DEFAULT_MAX_STEPS = 20
 DEFAULT_TOOL_CONCURRENCY = 32
 DEFAULT_OUTPUT_RETRIES = 2
 _INCOMPLETE_FINISH_REASONS = ("length", "content_filter")
-
-#: What an Agent accepts as tools: Tools, Toolsets and plain functions (made into tools), or one Toolset.
-AgentTools = Sequence[Tool | Toolset | Callable[..., Any]] | Toolset
-
-#: A turn's answered calls and its calls left waiting (with their approval ids), for the stream.
-Answered = tuple[list[ToolCallRecord], list[tuple[ToolCall, str]]]
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +134,7 @@ class Agent:
         if output_type is not None and not (inspect.isclass(output_type) and issubclass(output_type, BaseModel)):
             raise TypeError(f"output_type must be a pydantic BaseModel subclass, got {output_type!r}")
         self.chat_generator = chat_generator
-        self.tools = _as_tools(tools)
+        self.tools = as_tools(tools)
         self.system_prompt = system_prompt
         self.max_steps = max_steps
         self.tools_strict = tools_strict
@@ -161,14 +152,14 @@ class Agent:
         self._tool_defaults = ToolControls(
             timeout=tool_timeout, retries=tool_retries, max_output_chars=max_tool_output_chars
         )
-        self.tool_controls = {name: _as_controls(name, value) for name, value in (tool_controls or {}).items()}
+        self.tool_controls = {name: as_controls(name, value) for name, value in (tool_controls or {}).items()}
         if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
             raise TypeError(f"usage_limits must be a UsageLimits, got {type(usage_limits).__name__}")
         self.usage_limits = usage_limits
         self.approval_handler = approval_handler
         self.tool_error_formatter = tool_error_formatter
         if self.tools is not None:
-            self._check_exit_conditions(_tools_by_name(flatten_tools_or_toolsets(self.tools)))
+            self._check_exit_conditions(tools_by_name(flatten_tools_or_toolsets(self.tools)))
         self._tools_warm = False  # init tools are warmed once: by warm_up() or by the first run
         self._response_format = response_format_for(output_type) if output_type is not None else None
         self._output_schema = output_type.model_json_schema() if output_type is not None else None
@@ -248,7 +239,7 @@ class Agent:
         :raises ToolArgumentsError: An ``Edit``'s arguments are invalid (nothing ran).
         """
         callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=False)
-        run_tools = _as_tools(tools)
+        run_tools = as_tools(tools)
         self._warm_up_tools(run_tools)
         run = self._start(messages, deps, generation_kwargs, run_tools, max_steps, approvals)
         turn = Turn.resumed_from(run.messages)
@@ -294,7 +285,7 @@ class Agent:
         """Async version of :meth:`run` (same parameters and result); callbacks and the approval handler may
         be sync or async."""
         callback = streaming_callback or self.streaming_callback  # sync ones are fine here: called inline
-        run_tools = _as_tools(tools)
+        run_tools = as_tools(tools)
         await self._warm_up_tools_async(run_tools)
         run = self._start(messages, deps, generation_kwargs, run_tools, max_steps, approvals)
         turn = Turn.resumed_from(run.messages)
@@ -349,7 +340,7 @@ class Agent:
         if self._response_format is not None:
             kwargs["response_format"] = self._response_format
         # again at each run: run-time tools, or tools a Toolset loaded when warmed up
-        by_name = _tools_by_name(flatten_tools_or_toolsets(tools if tools is not None else self.tools))
+        by_name = tools_by_name(flatten_tools_or_toolsets(tools if tools is not None else self.tools))
         self._check_exit_conditions(by_name)
         return RunState(
             messages=conversation,
@@ -357,19 +348,9 @@ class Agent:
             generation_kwargs=kwargs,
             max_steps=max_steps if max_steps is not None else self.max_steps,
             tools=by_name,
-            controls=self._controls(by_name),
+            controls=effective_controls(by_name, self.tool_controls, self._tool_defaults),
             approvals=dict(approvals or {}),
         )
-
-    def _controls(self, tools: Mapping[str, Tool]) -> dict[str, ToolControls]:
-        """Each tool's effective controls: the Agent's for its name, over its own, over the Agent-wide defaults."""
-        unknown = sorted(set(self.tool_controls) - set(tools))
-        if unknown:
-            raise ValueError(f"tool_controls name tools that this run does not have: {unknown}; tools: {sorted(tools)}")
-        defaults, per_name = self._tool_defaults, self.tool_controls
-        return {
-            name: per_name.get(name, NO_CONTROLS).over(controls_of(tool)).over(defaults) for name, tool in tools.items()
-        }
 
     def _generator_kwargs(self, run: RunState) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"tools": list(run.tools.values())}
@@ -432,7 +413,7 @@ class Agent:
         runner = self._runner(run, context_for)
         started = time.perf_counter()
         ran = runner.run([planned.call for planned in plan.to_run]) if plan.to_run else []
-        return self._finish(run, plan, runner, ran, time.perf_counter() - started)
+        return finish(run, plan, runner, ran, time.perf_counter() - started, self.exit_conditions)
 
     async def _answer_async(self, run: RunState, turn: Turn) -> Answered:
         """:meth:`_answer` under asyncio."""
@@ -449,7 +430,7 @@ class Agent:
         runner = self._runner(run, context_for)
         started = time.perf_counter()
         ran = await runner.run_async([planned.call for planned in plan.to_run]) if plan.to_run else []
-        return self._finish(run, plan, runner, ran, time.perf_counter() - started)
+        return finish(run, plan, runner, ran, time.perf_counter() - started, self.exit_conditions)
 
     def _runner(self, run: RunState, context_for: Callable[..., Any]) -> ToolRunner:
         return ToolRunner(
@@ -460,41 +441,6 @@ class Agent:
             formatter=self.tool_error_formatter or format_tool_failure,
             raise_on_error=self.raise_on_tool_error,
         )
-
-    def _finish(
-        self, run: RunState, plan: TurnPlan, runner: ToolRunner, ran: list[ToolCallRecord], duration: float
-    ) -> Answered:
-        """Records in call order, tool messages, the step, the exit reason; what to stream."""
-        calls = plan.turn.reply.tool_calls
-        failed: dict[int, ToolCallRecord] = {}
-        for position, (failure, approval) in plan.settled.items():
-            if self.raise_on_tool_error and failure.kind != "denied":
-                text = runner.formatter(failure)
-                raise failure.exception or ToolInvocationError(text, tool_name=failure.tool_name or "")
-            failed[position] = _with_approval(runner.failed(calls[position], failure), approval)
-        records = plan.records(ran, failed)
-        finish_turn(run, plan.turn, records, [pending for _, pending in plan.waiting], duration)
-        self._after_turn(run, records)
-        return records, [(calls[position], pending.id) for position, pending in plan.waiting]
-
-    def _after_turn(self, run: RunState, records: list[ToolCallRecord]) -> None:
-        """Count failures; end the run when a call waits, a tool failed too often, or an exit tool ran."""
-        for record in records:
-            if record.failure is not None and record.failure.counts_against_retries:
-                run.tool_failures[record.tool_name] += 1
-        if run.pending:
-            run.exit_reason = "approval_required"
-            return
-        for name, count in run.tool_failures.items():
-            limit = run.controls.get(name, NO_CONTROLS).retries
-            if limit is not None and count > limit:
-                logger.info("Agent run stopped: tool '%s' failed %d times (retries=%d)", name, count, limit)
-                run.exit_reason = "tool_retries"
-                return
-        for record in records:
-            if not record.error and record.tool_name in self.exit_conditions:
-                run.exit_reason = record.tool_name
-                return
 
     # ---- the final answer -----------------------------------------------------------------------------------
 
@@ -587,56 +533,6 @@ class Agent:
 def _check_max_steps(max_steps: Any) -> None:
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a whole number of at least 1, got {max_steps!r}")
-
-
-def _as_tools(tools: AgentTools | None) -> ToolsType | None:
-    """``tools`` with plain functions made into tools; one Toolset as it is.
-
-    :raises TypeError: ``tools`` is a single Tool or function, or an item is neither Tool, Toolset nor function.
-    :raises ValueError: Two tools share a name.
-    """
-    if tools is None or isinstance(tools, Toolset):
-        return tools
-    if not isinstance(tools, (list, tuple)):
-        raise TypeError(
-            f"tools must be a list of Tools, Toolsets and functions, or a Toolset; got {type(tools).__name__} "
-            "(wrap one tool in a list: tools=[my_tool])"
-        )
-    converted: list[Tool | Toolset] = []
-    for item in tools:
-        if isinstance(item, (Tool, Toolset)):
-            converted.append(item)
-        elif callable(item) and not isinstance(item, type):
-            converted.append(create_tool(item))
-        else:
-            raise TypeError(f"tools items must be Tools, Toolsets or functions, got {type(item).__name__}: {item!r}")
-    _tools_by_name(flatten_tools_or_toolsets(converted))  # raises on a duplicate name
-    return converted
-
-
-def _tools_by_name(tools: list[Tool]) -> dict[str, Tool]:
-    """The tools by name. :raises ValueError: Two tools share a name (the model could not tell them apart)."""
-    by_name: dict[str, Tool] = {}
-    for tool in tools:
-        if tool.name in by_name and by_name[tool.name] is not tool:
-            raise ValueError(
-                f"Two tools are named '{tool.name}': the model could not tell them apart. Give one another name "
-                "(create_tool(func, name=...))."
-            )
-        by_name[tool.name] = tool
-    return by_name
-
-
-def _as_controls(name: str, value: ToolControls | Mapping[str, Any]) -> ToolControls:
-    if isinstance(value, ToolControls):
-        return value
-    if isinstance(value, Mapping):
-        return ToolControls(**value)
-    raise TypeError(f"tool_controls['{name}'] must be a ToolControls (or a dict of its fields), got {value!r}")
-
-
-def _with_approval(record: ToolCallRecord, approval: ApprovalStatus | None) -> ToolCallRecord:
-    return replace(record, approval=approval) if approval is not None else record
 
 
 def _callable_path(function: Callable[..., Any] | None) -> str | None:
