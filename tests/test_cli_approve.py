@@ -135,3 +135,27 @@ def test_json_output_lists_the_pending_calls_and_stays_clean(
     data: dict[str, Any] = json.loads(out)
     assert data["exit_reason"] == "approval_required"
     assert data["pending"] == [{"id": "call_r", "tool_name": "refund", "arguments": {"order_id": "A-1", "amount": 250}}]
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_tools_lists_each_tools_controls(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (folder / "limits.py").write_text(
+        "from aiml_agent import tool\n\n\n"
+        "def over_limit(arguments, ctx) -> bool:\n    return True\n\n\n"
+        "@tool(timeout=2.5, retries=1, max_output_chars=500, requires_approval=over_limit)\n"
+        "def pay(amount: float) -> str:\n"
+        '    """Pay.\n\n    Args:\n        amount: Euros.\n    """\n'
+        "    return 'paid'\n"
+    )
+    monkeypatch.chdir(folder)
+    code, out, err = call_cli(capsys, "tools", "refunds.py")
+    assert code == 0, err
+    assert "  controls: needs approval\n" in out
+    code, out, err = call_cli(capsys, "tools", "limits.py")
+    assert code == 0, err
+    assert (
+        "  controls: timeout 2.5 s, retries 1, output cut at 500 chars, needs approval when over_limit(arguments) "
+        "says so\n" in out
+    )
