@@ -11,7 +11,7 @@ from typing import Any
 from haystack.tools import Tool
 from haystack.tools import Toolset as HaystackToolset
 
-from aiml_agent import _haystack  # noqa: F401 - toolsets must load back through the deserialization allowlist
+from aiml_agent import _haystack  # noqa: F401 - puts this module on the deserialization allowlist
 from aiml_agent.tools import FunctionTool, create_tool
 
 __all__ = ["Toolset"]
