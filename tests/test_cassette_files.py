@@ -345,8 +345,11 @@ def test_vcrpy_still_offers_what_the_kit_reads(tmp_path: Path) -> None:
     """vcrpy (pinned in pyproject.toml) must keep these public names; if this fails, vcrpy changed under us."""
     import vcr
     from vcr.cassette import Cassette
+    from vcr.filters import AVAILABLE_DECOMPRESSORS, replace_text
     from vcr.persisters.filesystem import CassetteDecodeError, FilesystemPersister
 
+    assert replace_text({"a": ["x-KEY-x"]}, "KEY", "R") == {"a": ["x-R-x"]}
+    assert {"gzip", "deflate"} <= set(AVAILABLE_DECOMPRESSORS)
     recorder = vcr.VCR()
     assert recorder.persister is FilesystemPersister and callable(recorder.register_persister)
     assert issubclass(CassetteDecodeError, ValueError)

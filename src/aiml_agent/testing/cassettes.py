@@ -1,12 +1,8 @@
 """Safe, readable vcrpy cassettes: the defaults shared by the pytest plugin and `cassette()`.
 
-- Secrets are never written: every save drops each header whose name contains token, key, secret, auth,
-  password, session or cookie, and account/request identifiers (organization, project, request ids, cf-ray);
-  the values of such request headers and of ``*_API_KEY`` environment variables are replaced by ``REDACTED``
-  wherever else they appear. It runs inside the serializer, whichever one ``vcr_config`` picks, so no override
-  turns it off by accident.
-- Recording twice gives the same file: request headers that change from run to run and that matching never
-  reads (``x-stainless-*``, ``user-agent``, ``http-referer``, ``x-title``) are not written.
+- Secrets are never written, and neither are run-dependent request headers (the rules are in
+  :mod:`aiml_agent.testing._scrubbing`). It runs inside the serializer, whichever one ``vcr_config`` picks,
+  so no override turns it off by accident.
 - Files are readable: JSON bodies become YAML mappings (``body: {json: ...}``), SSE streams literal text blocks,
   gzip/deflate bodies are decoded. Loading gives back exactly the bytes that were recorded.
 - A file that is not a cassette fails with :class:`CassetteFormatError`, naming the file and what is wrong.
@@ -20,34 +16,50 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from copy import deepcopy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from aiml_agent.testing._cassette_format import CassetteFormatError, FileNamingPersister, checked_shape, yaml_problem
 from aiml_agent.testing._network import blocked_network
+from aiml_agent.testing._scrubbing import (
+    PLACEHOLDER_KEY,
+    REDACTED,
+    SECRET_HEADER_WORDS,
+    is_noise_header,
+    is_secret_header,
+    scrubbed,
+)
 
 if TYPE_CHECKING:
     from vcr import VCR
     from vcr.cassette import Cassette
 
-REDACTED = "REDACTED"
-PLACEHOLDER_KEY = "aiml-cassette-placeholder-key"
+__all__ = [
+    "KEY_ENV",
+    "MATCH_ON",
+    "PLACEHOLDER_KEY",
+    "RECORD_MODES",
+    "REDACTED",
+    "SECRET_HEADER_WORDS",
+    "CassetteFormatError",
+    "ReadableYAMLSerializer",
+    "ScrubbingSerializer",
+    "UnplayedInteractionsError",
+    "cassette",
+    "cassette_path",
+    "configure_vcr",
+    "is_noise_header",
+    "is_secret_header",
+    "json_body",
+    "scrubbed",
+]
+
 KEY_ENV = "AIMLAPI_API_KEY"  #: the variable the API key is read from (a placeholder is set while replaying)
 MATCH_ON = ("method", "path", "json_body")
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 
-#: A header whose name contains one of these words carries a credential: it is never written.
-SECRET_HEADER_WORDS = ("token", "key", "secret", "auth", "password", "session", "cookie")
-# Account and request identifiers: no credential, but they tie a file to an account or to a server's logs.
-_IDENTIFIER_HEADERS = frozenset({"cf-ray", "openai-organization", "openai-project"})
-_IDENTIFIER_PARTS = ("request-id", "requestid", "organization")
-# Request headers that differ between runs or machines (SDK and Python versions, retry counts, timeouts) and
-# the attribution headers the generator sends; matching never reads headers, so leaving them out loses nothing.
-_NOISE_HEADERS = frozenset({"user-agent", "http-referer", "referer", "x-title"})
-_NOISE_PREFIXES = ("x-stainless-",)
-_MIN_SECRET_LEN = 6
 _JSON_STYLES: dict[str, dict[str, Any]] = {
     "compact": {"separators": (",", ":"), "ensure_ascii": False},
     "compact-ascii": {"separators": (",", ":")},
@@ -63,93 +75,13 @@ class UnplayedInteractionsError(AssertionError):
     """A replayed cassette still holds interactions the code never requested: the recording is stale."""
 
 
-class CassetteFormatError(ValueError):
-    """A cassette file is not valid YAML/JSON or not shaped like a cassette; the message names file and fault.
-
-    :param problem: What is wrong, with where (a line and column, or a path such as ``interactions[0].request``).
-    :param path: The cassette file, when known.
-    """
-
-    def __init__(self, problem: str, *, path: str | os.PathLike[str] | None = None) -> None:
-        self.problem = problem
-        self.path = None if path is None else Path(path)
-        where = f"{self.path} is not a valid cassette" if self.path is not None else "not a valid cassette"
-        super().__init__(f"{where}: {problem}. Fix the file, or delete it and record it again (record mode 'rewrite').")
-
-
 def cassette_path(path: str | os.PathLike[str]) -> Path:
     """The file a cassette named ``path`` lives in: ``.yaml`` is added when the name has no suffix."""
     file = Path(path)
     return file if file.suffix else file.with_suffix(".yaml")
 
 
-def _normal(name: str) -> str:
-    return name.lower().replace("_", "-")
-
-
-def is_credential_header(name: str) -> bool:
-    """Whether a header's name says it carries a credential (token, key, secret, auth, password, session, cookie)."""
-    return any(word in _normal(name) for word in SECRET_HEADER_WORDS)
-
-
-def is_secret_header(name: str) -> bool:
-    """Whether a header is never written: a credential, or an account or request identifier."""
-    name = _normal(name)
-    return is_credential_header(name) or name in _IDENTIFIER_HEADERS or any(part in name for part in _IDENTIFIER_PARTS)
-
-
-def is_noise_header(name: str) -> bool:
-    """Whether a request header changes between runs or machines (SDK versions, retry counts, attribution)."""
-    name = _normal(name)
-    return name in _NOISE_HEADERS or name.startswith(_NOISE_PREFIXES)
-
-
 # --- serializer -------------------------------------------------------------------------------------------
-
-
-def _header(headers: dict[str, Any], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value[0] if isinstance(value, list) and value else value if isinstance(value, str) else None
-    return None
-
-
-def _secret_values(interactions: list[dict[str, Any]]) -> list[str]:
-    values = {v for k, v in os.environ.items() if k.upper().endswith("API_KEY")}
-    for interaction in interactions:
-        for name, value in interaction["request"].get("headers", {}).items():
-            if is_secret_header(name) and "cookie" not in name.lower():  # a cookie header holds many values
-                for item in value if isinstance(value, list) else [value]:
-                    values.add(str(item).removeprefix("Bearer ").removeprefix("bearer ").strip())
-    values.discard(PLACEHOLDER_KEY)
-    return sorted((v for v in values if len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    from vcr.filters import replace_text
-
-    for secret in secrets:
-        value = replace_text(value, secret, REDACTED)
-    return value
-
-
-def _decode_body(response: dict[str, Any]) -> None:
-    from vcr.filters import AVAILABLE_DECOMPRESSORS
-
-    headers, body = response.get("headers", {}), response.get("body", {}).get("string")
-    encoding = (_header(headers, "content-encoding") or "").strip().lower()
-    if encoding not in AVAILABLE_DECOMPRESSORS or not isinstance(body, bytes):
-        return
-    decoded = AVAILABLE_DECOMPRESSORS[encoding](body)
-    if decoded is body:
-        return
-    for key in [k for k in headers if k.lower() in ("content-encoding", "content-length")]:
-        del headers[key]
-    headers["content-length"] = [str(len(decoded))]
-    try:
-        response["body"]["string"] = decoded.decode("utf-8")
-    except UnicodeDecodeError:
-        response["body"]["string"] = decoded
 
 
 def _json_form(text: str) -> dict[str, Any] | None:
@@ -235,23 +167,6 @@ def _ordered(mapping: dict[str, Any], first: tuple[str, ...]) -> dict[str, Any]:
     return {**{k: mapping[k] for k in first if k in mapping}, **mapping}
 
 
-def scrubbed(cassette_dict: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a cassette's data without secret or run-dependent headers, secret values replaced, bodies decoded."""
-    data = deepcopy(cassette_dict)
-    interactions = data.get("interactions", [])
-    secrets = _secret_values(interactions)
-    for interaction in interactions:
-        request, response = interaction["request"], interaction["response"]
-        request["headers"] = {
-            k: v for k, v in request.get("headers", {}).items() if not (is_secret_header(k) or is_noise_header(k))
-        }
-        response["headers"] = {k: v for k, v in response.get("headers", {}).items() if not is_secret_header(k)}
-        _decode_body(interaction["response"])
-        interaction["request"] = _scrub(interaction["request"], secrets)
-        interaction["response"] = _scrub(interaction["response"], secrets)
-    return data
-
-
 def _written(
     data: dict[str, Any], bodies: list[tuple[Any, Any]], forms: list[list[Any]]
 ) -> tuple[str | None, list[tuple[int, int]]]:
@@ -315,7 +230,7 @@ class ReadableYAMLSerializer:
         try:
             data = _load(cassette_string)
         except yaml.YAMLError as error:
-            raise CassetteFormatError(_yaml_problem(error)) from error
+            raise CassetteFormatError(yaml_problem(error)) from error
         data = checked_shape(data)
         for interaction in data["interactions"]:
             request, response = interaction["request"], interaction["response"]
@@ -343,111 +258,6 @@ class ScrubbingSerializer:
                 raise
             raise CassetteFormatError(f"cannot be read: {' '.join(str(error).split())}") from error
         return checked_shape(data)
-
-
-# --- reading ----------------------------------------------------------------------------------------------
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return f"not valid YAML{where}: {' '.join(str(problem).split())}"
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else f"a {type(value).__name__} ({_short(value)})"
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _mapping(value: Any, where: str, required: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise CassetteFormatError(f"{where} should be a mapping, found {_kind(value)}")
-    missing = [key for key in required if key not in value]
-    if missing:
-        raise CassetteFormatError(f"{where} has no {', '.join(repr(key) for key in missing)}")
-    return value
-
-
-def _check_body(body: Any, where: str, *, text_key: str | None) -> None:
-    if isinstance(body, dict) and "json" in body:
-        return
-    if text_key is not None:
-        body = _mapping(body, where, (text_key,))[text_key]
-        where = f"{where}.{text_key}"
-    if body is not None and not isinstance(body, (str, bytes)):
-        raise CassetteFormatError(f"{where} should be text, found {_kind(body)}")
-
-
-def checked_shape(data: Any) -> dict[str, Any]:
-    """``data`` when it is shaped like a cassette (what vcrpy reads of it), else :class:`CassetteFormatError`.
-
-    A cassette is a mapping with an ``interactions`` list; each holds a ``request`` (``method``, ``uri``,
-    ``headers``, ``body``) and a ``response`` (``status`` with a numeric ``code``, ``headers``, ``body``).
-    """
-    top = _mapping(data, "the top level", ("interactions",))
-    interactions = top["interactions"]
-    if not isinstance(interactions, list):
-        raise CassetteFormatError(f"'interactions' should be a list, found {_kind(interactions)}")
-    for number, interaction in enumerate(interactions):
-        at = f"interactions[{number}]"
-        _mapping(interaction, at, ("request", "response"))
-        request = _mapping(interaction["request"], f"{at}.request", ("method", "uri", "headers", "body"))
-        unknown = sorted(set(request) - {"method", "uri", "headers", "body"})
-        if unknown:
-            raise CassetteFormatError(f"{at}.request has unknown keys: {', '.join(map(repr, unknown))}")
-        for key in ("method", "uri"):
-            if not isinstance(request[key], str):
-                raise CassetteFormatError(f"{at}.request.{key} should be text, found {_kind(request[key])}")
-        _mapping(request["headers"], f"{at}.request.headers", ())
-        _check_body(request["body"], f"{at}.request.body", text_key=None)
-        response = _mapping(interaction["response"], f"{at}.response", ("status", "headers", "body"))
-        status = _mapping(response["status"], f"{at}.response.status", ("code",))
-        if not isinstance(status["code"], int) or isinstance(status["code"], bool):
-            raise CassetteFormatError(f"{at}.response.status.code should be a number, found {_kind(status['code'])}")
-        _mapping(response["headers"], f"{at}.response.headers", ())
-        _check_body(response["body"], f"{at}.response.body", text_key="string")
-    return top
-
-
-class FileNamingPersister:
-    """vcrpy persister around another one: a cassette that cannot be read fails naming its file.
-
-    vcrpy treats an unreadable cassette as empty (and may record over it); here it is an error instead.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def load_cassette(self, cassette_path: str | os.PathLike[str], serializer: Any) -> Any:
-        from vcr.persisters.filesystem import CassetteDecodeError
-
-        try:
-            return self.inner.load_cassette(cassette_path, serializer=serializer)
-        except CassetteFormatError as error:
-            # One error that says it all: the parser's own traceback adds nothing to the line and column.
-            raise CassetteFormatError(error.problem, path=self._culprit(cassette_path, serializer)) from None
-        except (UnicodeDecodeError, CassetteDecodeError):
-            raise CassetteFormatError("not UTF-8 text", path=cassette_path) from None
-
-    def save_cassette(self, cassette_path: str | os.PathLike[str], cassette_dict: Any, serializer: Any) -> None:
-        self.inner.save_cassette(cassette_path, cassette_dict, serializer=serializer)
-
-    def _culprit(self, cassette_path: str | os.PathLike[str], serializer: Any) -> str | os.PathLike[str]:
-        """The file that failed: the cassette, or one of the extra cassettes a ``vcr`` mark names."""
-        extra = getattr(self.inner, "extra_paths", None) or []
-        for path in [cassette_path, *extra]:
-            try:
-                serializer.deserialize(Path(path).read_text(encoding="utf-8"))
-            except (CassetteFormatError, UnicodeDecodeError):
-                return path
-            except OSError:
-                continue
-        return cassette_path
 
 
 # --- matcher ----------------------------------------------------------------------------------------------
