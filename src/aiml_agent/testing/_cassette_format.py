@@ -111,7 +111,7 @@ class FileNamingPersister:
             # One error that says it all: the parser's own traceback adds nothing to the line and column.
             raise CassetteFormatError(error.problem, path=self._culprit(cassette_path, serializer)) from None
         except (UnicodeDecodeError, CassetteDecodeError):
-            raise CassetteFormatError("not UTF-8 text", path=cassette_path) from None
+            raise CassetteFormatError("not UTF-8 text", path=self._culprit(cassette_path, serializer)) from None
 
     def save_cassette(self, cassette_path: str | os.PathLike[str], cassette_dict: Any, serializer: Any) -> None:
         self.inner.save_cassette(cassette_path, cassette_dict, serializer=serializer)
