@@ -26,13 +26,13 @@ from haystack.tools import (
     warm_up_tools,
     warm_up_tools_async,
 )
-from haystack.utils.callable_serialization import deserialize_callable, serialize_callable
+from haystack.utils.callable_serialization import serialize_callable
 from haystack.utils.deserialization import deserialize_component_inplace
 from haystack.utils.type_serialization import deserialize_type, serialize_type
 from pydantic import BaseModel, ValidationError
 
-from aiml_agent import _haystack  # noqa: F401 - Agent.from_dict must find our classes on the allowlist
 from aiml_agent._arguments import error_lines, errors_from_validation
+from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
 from aiml_agent._request import response_format_for
 from aiml_agent._schema import drop_optional_nulls
 from aiml_agent._tool_runner import ToolRunner, tool_result_chunks
@@ -385,7 +385,7 @@ class Agent:
         deserialize_component_inplace(params, key="chat_generator")
         deserialize_tools_or_toolset_inplace(params, key="tools")
         if params.get("streaming_callback"):
-            params["streaming_callback"] = deserialize_callable(params["streaming_callback"])
+            params["streaming_callback"] = load_callable(params["streaming_callback"], what="the streaming callback")
         if params.get("output_type"):
             params["output_type"] = deserialize_type(params["output_type"])
         return default_from_dict(cls, data)
