@@ -347,7 +347,6 @@ def test_run_context_of_a_later_step_sees_the_messages_so_far() -> None:
 
 
 def test_to_dict_from_dict_round_trip() -> None:
-    allow_deserialization_module("aiml_agent")
     allow_deserialization_module(__name__)
     agent = Agent(
         AIMLAPIChatGenerator(api_key=Secret.from_env_var("AIMLAPI_API_KEY"), model="m"),
@@ -373,7 +372,6 @@ class Verdict(BaseModel):
 
 
 def test_output_type_and_function_tools_round_trip() -> None:
-    allow_deserialization_module("aiml_agent")
     allow_deserialization_module(__name__)
     agent = Agent(AIMLAPIChatGenerator(model="m"), [create_tool(weather)], output_type=Verdict, output_retries=1)
     data = agent.to_dict()
@@ -391,7 +389,6 @@ def test_default_generator_needs_no_key_until_a_request() -> None:
 
 
 def test_agent_inside_a_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
-    allow_deserialization_module("aiml_agent")
     allow_deserialization_module(__name__)
     monkeypatch.setenv("AIMLAPI_API_KEY", "test-key")
     script = [Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris"})]), "It is sunny."]

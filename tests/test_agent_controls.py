@@ -357,3 +357,20 @@ def test_new_settings_survive_to_dict_and_from_dict() -> None:
     assert (restored.approval_handler, restored.tool_error_formatter) == (approve_all, shout_errors)
     assert restored.usage_limits == UsageLimits(max_requests=5, max_cost_usd=0.5)
     assert (restored.tool_timeout, restored.tool_retries, restored.max_tool_output_chars) == (9, 3, 1000)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("approval_handler", "aiml_agent.cli.target.load_tools"),
+        ("tool_error_formatter", "aiml_agent.cli.target.load_tools"),
+        ("tool_controls", {"quick": {"requires_approval": "aiml_agent.cli.target.load_tools"}}),
+    ],
+)
+def test_callables_of_the_package_are_never_loaded_from_data(key: str, value: Any) -> None:
+    from haystack.core.errors import DeserializationError
+
+    data = Agent(AIMLAPIChatGenerator(model="m"), [create_tool(quick)]).to_dict()
+    data["init_parameters"][key] = value
+    with pytest.raises(DeserializationError, match="never loaded from serialized data"):
+        Agent.from_dict(data)

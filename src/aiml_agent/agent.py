@@ -32,14 +32,14 @@ from haystack.tools import (
     warm_up_tools,
     warm_up_tools_async,
 )
-from haystack.utils.callable_serialization import deserialize_callable, serialize_callable
+from haystack.utils.callable_serialization import serialize_callable
 from haystack.utils.deserialization import deserialize_component_inplace
 from haystack.utils.type_serialization import deserialize_type, serialize_type
 from pydantic import BaseModel, ValidationError
 
-from aiml_agent import _haystack  # noqa: F401 - Agent.from_dict must find our classes on the allowlist
 from aiml_agent._agent_tools import AgentTools, as_controls, as_tools, effective_controls, tools_by_name
 from aiml_agent._arguments import errors_from_validation
+from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
 from aiml_agent._request import response_format_for
 from aiml_agent._schema import drop_optional_nulls
 from aiml_agent._sync import run_blocking
@@ -518,13 +518,20 @@ class Agent:
         params = data.setdefault("init_parameters", {})
         deserialize_component_inplace(params, key="chat_generator")
         deserialize_tools_or_toolset_inplace(params, key="tools")
-        for key in ("streaming_callback", "approval_handler", "tool_error_formatter"):
+        for key, what in (
+            ("streaming_callback", "the streaming callback"),
+            ("approval_handler", "the approval handler"),
+            ("tool_error_formatter", "the tool error formatter"),
+        ):
             if params.get(key):
-                params[key] = deserialize_callable(params[key])
+                params[key] = load_callable(params[key], what=what)
         if params.get("output_type"):
             params["output_type"] = deserialize_type(params["output_type"])
         if params.get("tool_controls"):
-            params["tool_controls"] = {k: ToolControls.from_dict(v) for k, v in params["tool_controls"].items()}
+            params["tool_controls"] = {
+                name: ToolControls.from_dict(value, what=f"tool {name!r} in tool_controls")
+                for name, value in params["tool_controls"].items()
+            }
         if params.get("usage_limits"):
             params["usage_limits"] = UsageLimits(**params["usage_limits"])
         return default_from_dict(cls, data)

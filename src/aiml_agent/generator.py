@@ -16,6 +16,7 @@ Same API as the seed integration (``haystack_integrations...aimlapi.AIMLAPIChatG
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import os
 import threading
@@ -24,7 +25,7 @@ from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
 
-from haystack import component, default_to_dict, logging
+from haystack import component, default_from_dict, default_to_dict, logging
 from haystack.components.generators.chat import OpenAIChatGenerator
 from haystack.components.generators.chat.openai import _check_finish_reason
 from haystack.components.generators.utils import _normalize_messages
@@ -36,14 +37,19 @@ from haystack.dataclasses import (
     SyncStreamingCallbackT,
     select_streaming_callback,
 )
-from haystack.tools import ToolsType, flatten_tools_or_toolsets, serialize_tools_or_toolset
+from haystack.tools import (
+    ToolsType,
+    deserialize_tools_or_toolset_inplace,
+    flatten_tools_or_toolsets,
+    serialize_tools_or_toolset,
+)
 from haystack.utils import Secret, serialize_callable
 from haystack.utils.http_client import init_http_client
 from openai import AsyncOpenAI, OpenAI
 from openai.resources.chat.completions import Completions
 from pydantic import BaseModel
 
-from aiml_agent import _haystack  # noqa: F401 - Pipeline.from_dict must find the generator on the allowlist
+from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
 from aiml_agent._http import default_http_client, without_openai_environment_headers
 from aiml_agent._openai_errors import translated_errors
 from aiml_agent._responses import completion_to_message, read_stream, read_stream_async, stream_to_message
@@ -257,6 +263,21 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             http_client_kwargs=self.http_client_kwargs,
             tools_strict=self.tools_strict,
         )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AIMLAPIChatGenerator:
+        """
+        Rebuild the generator from :meth:`to_dict` output (a streaming callback loads through the allowlist).
+
+        :param data: The serialized component.
+        :returns: The generator.
+        """
+        data = copy.deepcopy(data)  # deserializing works in place; leave the caller's dict as it was
+        params = data.setdefault("init_parameters", {})
+        deserialize_tools_or_toolset_inplace(params, key="tools")
+        if params.get("streaming_callback"):
+            params["streaming_callback"] = load_callable(params["streaming_callback"], what="the streaming callback")
+        return default_from_dict(cls, data)
 
     # ---- running -------------------------------------------------------------------------------------------
 

@@ -102,13 +102,20 @@ class ToolControls:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ToolControls:
-        """Rebuild from :meth:`to_dict` output (a rule's module must be on Haystack's deserialization allowlist)."""
+    def from_dict(cls, data: Mapping[str, Any], *, what: str = "a tool") -> ToolControls:
+        """Rebuild from :meth:`to_dict` output.
+
+        :param what: Whose controls these are, for error messages (e.g. ``"tool 'refund'"``).
+        :raises DeserializationError: A rule's module is not on Haystack's deserialization allowlist (the
+            message says how to allow it), or the rule is a function of this package.
+        """
         values = dict(data)
         if isinstance(values.get("requires_approval"), str):
-            from haystack.utils.callable_serialization import deserialize_callable
+            from aiml_agent._haystack import load_callable
 
-            values["requires_approval"] = deserialize_callable(values["requires_approval"])
+            values["requires_approval"] = load_callable(
+                values["requires_approval"], what=f"the requires_approval rule of {what}"
+            )
         return cls(**values)
 
 

@@ -21,11 +21,11 @@ from haystack.core.errors import SerializationError
 from haystack.core.serialization import generate_qualified_class_name
 from haystack.tools import Tool
 from haystack.tools.errors import ToolInvocationError
-from haystack.utils.callable_serialization import deserialize_callable, serialize_callable
+from haystack.utils.callable_serialization import serialize_callable
 
-from aiml_agent import _haystack  # noqa: F401 - our tool classes must load back through the allowlist
 from aiml_agent._arguments import validate_arguments
 from aiml_agent._docstrings import ParsedDocstring, parse_docstring
+from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
 from aiml_agent._result_text import result_to_text
 from aiml_agent._signature import ArgumentsModel, ToolDefinitionError, build_arguments_model, inspect_signature
 from aiml_agent._sync import run_blocking
@@ -216,10 +216,15 @@ class FunctionTool(Tool):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FunctionTool:
-        """Rebuild the tool from :meth:`to_dict` output (the function's module must be allowed for deserialization)."""
+        """Rebuild the tool from :meth:`to_dict` output.
+
+        :raises DeserializationError: The function's module is not on Haystack's deserialization allowlist (the
+            message says how to allow it), or the function is one of this package's own (never loaded from data).
+        """
         init = data["data"]
-        func = deserialize_callable(init["function"])
-        controls = ToolControls.from_dict(init.get("controls") or {})
+        what = f"tool {init.get('name')!r}" if init.get("name") else "a tool"
+        func = load_callable(init.get("function"), what=what)
+        controls = ToolControls.from_dict(init.get("controls") or {}, what=what)
         return cls(
             func,
             name=init.get("name"),

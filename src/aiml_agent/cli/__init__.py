@@ -34,6 +34,7 @@ _EXAMPLES = f"""examples:
   {PROG} tools my_tools.py --strict                  the tools as the model sees them (strict)
   {PROG} run my_tools.py "Weather in Paris?"          run an agent (needs AIMLAPI_API_KEY)
   {PROG} run my_tools.py "..." --cassette run.yaml --record   record a run, then replay it offline
+  {PROG} run my_tools.py "My orders?" --deps '{{"user_id": 42}}'   ctx.deps for RunContext tools
   {PROG} cassette show cassettes/test_agent.yaml      read what a test recorded
 
 Run '{PROG} COMMAND --help' for the options of one command."""
@@ -101,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-steps", metavar="N", type=_positive_int, help="at most N model calls (default: the Agent's)"
     )
     run.add_argument("--system", metavar="TEXT", help="system prompt")
+    run.add_argument(
+        "--deps",
+        metavar="JSON",
+        help="what RunContext tools receive as ctx.deps: a JSON value, or @FILE holding one "
+        """(e.g. --deps '{"user_id": 42}' or --deps @deps.json)""",
+    )
     run.add_argument(
         "--approve",
         action="store_true",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiml_agent.cli.common import CLIError, Style
+from aiml_agent.cli.common import CLIError, Style, json_value
 from aiml_agent.cli.run_output import RunPrinter, pending_text, result_json, summary_line
 from aiml_agent.cli.target import load_tools
 from aiml_agent.testing.cassettes import KEY_ENV, cassette_path
@@ -22,6 +22,7 @@ from aiml_agent.testing.cassettes import KEY_ENV, cassette_path
 def execute(args: argparse.Namespace) -> int:
     """Run the agent; 0 when it finished (whatever its exit reason), 1 on any failure."""
     cassette_file = _check_inputs(args)
+    deps = _deps(args.deps)
     loaded = load_tools(args.target)
     if loaded.failures:
         raise CLIError(
@@ -53,7 +54,7 @@ def execute(args: argparse.Namespace) -> int:
     with _cassette(cassette_file, record=args.record):
         agent = Agent(AIMLAPIChatGenerator(**generator_kwargs), loaded.tools, **agent_kwargs)
         try:
-            result = agent.run(args.prompt)
+            result = agent.run(args.prompt, deps=deps)
         except Exception as error:
             explained = _explain(error, cassette_file)
             if explained is error:
@@ -69,6 +70,16 @@ def execute(args: argparse.Namespace) -> int:
         out.write("\n" + printer.style(summary_line(result, elapsed), "dim") + "\n")
     out.flush()
     return 0
+
+
+def _deps(text: str | None) -> Any:
+    """The ``--deps`` value for ``RunContext.deps`` (None when not given)."""
+    if text is None:
+        return None
+    try:
+        return json_value(text)
+    except CLIError as error:
+        raise CLIError(f"--deps: {error}") from None
 
 
 def _check_inputs(args: argparse.Namespace) -> Path | None:

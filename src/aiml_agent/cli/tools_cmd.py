@@ -114,12 +114,15 @@ def _controls_text(tool: Any) -> str:
 def _warnings(loaded: LoadedTools) -> list[str]:
     """Missing docstrings and parameter descriptions: the model sees nothing there."""
     found: list[str] = []
+    from aiml_agent.tools import FunctionTool
+
     for tool in loaded.tools:
-        function = loaded.functions.get(tool.name)
-        if function is not None and not inspect.getdoc(function):
-            found.append(f"{tool.name}: function has no docstring (the model gets no description of it)")
-        elif not (tool.description or "").strip():
-            found.append(f"{tool.name}: tool has no description")
+        if not (tool.description or "").strip():
+            from_docstring = isinstance(tool, FunctionTool) and not inspect.getdoc(tool.function or tool.async_function)
+            if from_docstring:
+                found.append(f"{tool.name}: function has no docstring (the model gets no description of it)")
+            else:
+                found.append(f"{tool.name}: tool has no description")
         schema = tool.parameters or {}
         for name, prop in (schema.get("properties") or {}).items():
             if not has_description(prop, schema):
