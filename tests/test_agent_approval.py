@@ -333,3 +333,14 @@ async def test_concurrent_runs_with_approvals_pending_in_some_only() -> None:
         text = result["last_message"].text
         assert text.startswith(f"user {i}: ") and (("not approved" in text) == (i == 4))
     assert ("O-4", 500.0) not in REFUNDS and len(REFUNDS) == 6 + 5
+
+
+def test_raise_mode_does_not_raise_for_a_denial() -> None:
+    """A denial is a person's decision, not a tool failure: it goes to the model even in raise mode."""
+    with ScriptedServer([*paused_script(), "Understood."]) as server:
+        agent = Agent(
+            generator_for(server), [lookup, refund], raise_on_tool_error=True, approval_handler=lambda p: False
+        )
+        result = agent.run("Refund A-1")
+    assert result["exit_reason"] == "text" and REFUNDS == []
+    assert result["steps"][0].tool_calls[1].approval == "denied"
