@@ -87,6 +87,17 @@ SCRIPTS: dict[str, list[Any]] = {
             "Casa do Rio at €95 a night (€285 for 3 nights)."
         ),
     ],
+    "approval": [
+        Reply(tool_calls=[ToolCallReply("get_order", {"order_id": "A-1001"})]),
+        Reply(
+            tool_calls=[ToolCallReply("refund", {"order_id": "A-1001", "amount_eur": 250, "reason": "arrived broken"})]
+        ),
+        Reply(
+            text="I'm sorry your espresso machine arrived broken. I've refunded 100 EUR on order A-1001, the most "
+            "I can approve; a colleague will contact you about the remaining 150 EUR.",
+            cost=SCRIPTED_COST,
+        ),
+    ],
     "test_replayable_agent": [
         Reply(tool_calls=[ToolCallReply("get_order_status", {"order_id": "A-1001"})]),
         Reply(text="Your order A-1001 has shipped; it should arrive on Thursday."),
@@ -95,7 +106,15 @@ SCRIPTS: dict[str, list[Any]] = {
     ],
 }
 
-SCRIPT_NAMES = ["quickstart", "weather_agent", "toolset_from_class", "strict_tools", "streaming", "parallel_async"]
+SCRIPT_NAMES = [
+    "quickstart",
+    "weather_agent",
+    "toolset_from_class",
+    "strict_tools",
+    "streaming",
+    "parallel_async",
+    "approval",
+]
 
 
 def record_all() -> None:

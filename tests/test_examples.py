@@ -50,6 +50,15 @@ EXPECTED = {
         "It's 21:30 in Tokyo, so most shops are closing.",
         "(2 model calls, 61 tokens)",
     ],
+    "approval": [
+        "First run (exit reason: approval_required)",
+        '    waiting for approval: refund({"order_id": "A-1001", "amount_eur": 250, "reason": "arrived broken"})',
+        "Resumed run (exit reason: text)",
+        "  step 1 (resumed from the saved messages)",
+        '"amount_eur": 100, "reason": "arrived broken"} -> Refunded 100 EUR on A-1001 (arrived broken).',
+        "refunds made: ['A-1001: 100 EUR']",
+        "Assistant: I'm sorry your espresso machine arrived broken. I've refunded 100 EUR",
+    ],
     "parallel_async": [
         "then 3 tool calls in",
         'fetch_hotels({"city": "Lisbon", "nights": 3}) took',

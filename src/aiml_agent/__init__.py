@@ -30,6 +30,17 @@ _EXPORTS: dict[str, str] = {
     "Step": "aiml_agent.run_result",
     "ToolCallRecord": "aiml_agent.run_result",
     "Usage": "aiml_agent.run_result",
+    "UsageLimits": "aiml_agent.run_result",
+    "ToolFailure": "aiml_agent.tool_failure",
+    "FieldError": "aiml_agent.tool_failure",
+    "format_tool_failure": "aiml_agent.tool_failure",
+    "ToolControls": "aiml_agent.tool_controls",
+    "ToolRetry": "aiml_agent.errors",
+    "ToolTimeoutError": "aiml_agent.errors",
+    "ApprovalError": "aiml_agent.errors",
+    "PendingToolCall": "aiml_agent.approval",
+    "Deny": "aiml_agent.approval",
+    "Edit": "aiml_agent.approval",
 }
 
 __all__ = [
@@ -37,38 +48,55 @@ __all__ = [
     "AIMLAPIError",
     "AIMLAgentError",
     "Agent",
+    "ApprovalError",
+    "Deny",
+    "Edit",
+    "FieldError",
     "FunctionTool",
     "MissingAPIKeyError",
     "OutputValidationError",
+    "PendingToolCall",
     "RunContext",
     "Step",
     "StrictSchemaError",
     "ToolArgumentsError",
     "ToolCallRecord",
+    "ToolControls",
     "ToolDefinitionError",
+    "ToolFailure",
+    "ToolRetry",
+    "ToolTimeoutError",
     "Toolset",
     "Usage",
+    "UsageLimits",
     "__version__",
     "create_tool",
+    "format_tool_failure",
     "to_strict_schema",
     "tool",
 ]
 
 if TYPE_CHECKING:
     from aiml_agent.agent import Agent
+    from aiml_agent.approval import Deny, Edit, PendingToolCall
     from aiml_agent.context import RunContext
     from aiml_agent.errors import (
         AIMLAgentError,
         AIMLAPIError,
+        ApprovalError,
         MissingAPIKeyError,
         OutputValidationError,
         StrictSchemaError,
         ToolArgumentsError,
         ToolDefinitionError,
+        ToolRetry,
+        ToolTimeoutError,
     )
     from aiml_agent.generator import AIMLAPIChatGenerator
-    from aiml_agent.run_result import Step, ToolCallRecord, Usage
+    from aiml_agent.run_result import Step, ToolCallRecord, Usage, UsageLimits
     from aiml_agent.strict import to_strict_schema
+    from aiml_agent.tool_controls import ToolControls
+    from aiml_agent.tool_failure import FieldError, ToolFailure, format_tool_failure
     from aiml_agent.tools import FunctionTool, create_tool, tool
     from aiml_agent.toolset import Toolset
 

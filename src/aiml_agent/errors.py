@@ -6,9 +6,13 @@ still work where they did.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from haystack.tools.errors import ToolInvocationError
+
+if TYPE_CHECKING:
+    from aiml_agent.tool_failure import FieldError
 
 
 class AIMLAgentError(Exception):
@@ -45,12 +49,43 @@ class ToolArgumentsError(AIMLAgentError, ToolInvocationError):
 
     :param message: One line per bad field: where, what was expected, what came.
     :param tool_name: The tool that was called.
-    :param errors: The structured errors (field path, message, input) for programmatic use.
+    :param errors: The structured errors (``FieldError``: field path, message, type, input) for programmatic use.
     """
 
-    def __init__(self, message: str, *, tool_name: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, message: str, *, tool_name: str, errors: Sequence[FieldError] | None = None) -> None:
         ToolInvocationError.__init__(self, message, tool_name=tool_name)
-        self.errors = errors or []
+        self.errors: list[FieldError] = list(errors or [])
+
+
+class ToolRetry(AIMLAgentError):
+    """Raise inside a tool to send ``message`` to the model as the call's result, so it can try again.
+
+    ``raise ToolRetry("Use an ISO date like 2026-01-31")``: the text goes to the model as it is (through the
+    Agent's ``tool_error_formatter``) and counts as one failure towards the tool's ``retries``.
+
+    :param message: Written for the model: what to change to make the call succeed.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ToolTimeoutError(AIMLAgentError, TimeoutError):
+    """A tool call ran longer than its timeout (raised only with ``raise_on_tool_error=True``).
+
+    :param tool_name: The tool that timed out.
+    :param timeout: The limit it passed, in seconds.
+    """
+
+    def __init__(self, message: str, *, tool_name: str, timeout: float) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.timeout = timeout
+
+
+class ApprovalError(AIMLAgentError, ValueError):
+    """Approvals that cannot apply: a decision for a call that is not waiting, or a decision of the wrong type."""
 
 
 class AIMLAPIError(AIMLAgentError, RuntimeError):

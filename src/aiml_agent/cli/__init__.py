@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="what RunContext tools receive as ctx.deps: a JSON value, or @FILE holding one "
         """(e.g. --deps '{"user_id": 42}' or --deps @deps.json)""",
     )
+    run.add_argument(
+        "--approve",
+        action="store_true",
+        help="ask on the terminal (y/n/e) before a tool call that needs approval runs; without it the run "
+        "stops at such a call and lists what waits",
+    )
     run.add_argument("--cassette", metavar="FILE", help="replay the run from this vcrpy cassette (no key needed)")
     run.add_argument("--record", action="store_true", help="with --cassette: record the run into FILE instead")
     run.add_argument("--json", action="store_true", help="print the run result as JSON instead of text")

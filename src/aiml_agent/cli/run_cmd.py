@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiml_agent.cli.common import CLIError, Style, json_value
-from aiml_agent.cli.run_output import RunPrinter, result_json, summary_line
+from aiml_agent.cli.run_output import RunPrinter, pending_text, result_json, summary_line
 from aiml_agent.cli.target import load_tools
 from aiml_agent.testing.cassettes import KEY_ENV, cassette_path
 
@@ -44,6 +44,11 @@ def execute(args: argparse.Namespace) -> int:
         agent_kwargs["max_steps"] = args.max_steps
     if args.strict:
         agent_kwargs["tools_strict"] = True
+    if args.approve:
+        from aiml_agent.cli.approve import TerminalApprover
+
+        tools_by_name = {tool.name: tool for tool in loaded.tools}
+        agent_kwargs["approval_handler"] = TerminalApprover(tools_by_name, sys.stderr, sys.stdin, printer.end_line)
 
     started = time.perf_counter()
     with _cassette(cassette_file, record=args.record):
@@ -61,6 +66,7 @@ def execute(args: argparse.Namespace) -> int:
         out.write(json.dumps(result_json(result, elapsed), indent=2, ensure_ascii=False, default=str) + "\n")
     else:
         printer.finish(result)
+        out.write(pending_text(result, printer.style))
         out.write("\n" + printer.style(summary_line(result, elapsed), "dim") + "\n")
     out.flush()
     return 0

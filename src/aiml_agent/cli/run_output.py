@@ -64,6 +64,14 @@ class RunPrinter:
             self.at_line_start = True
         self.text_since_tools = ""
         head = self.style("→ ", "cyan") + self.style(call.tool_name, "bold") + f"({arguments})"
+        meta = chunk.meta if isinstance(chunk.meta, dict) else {}
+        if meta.get("pending_approval"):
+            self._write(
+                f"{head}\n" + self.style(f"  ⏸ waiting for approval (id {meta.get('approval_id')})", "yellow") + "\n"
+            )
+            self.at_line_start = True
+            self.after_tools = True
+            return
         self._write(f"{head}  {self.style(_seconds(duration), 'dim')}\n")
         text = _preview(str(result.result))
         if result.error:
@@ -84,6 +92,10 @@ class RunPrinter:
         if not self.at_line_start:
             self._write("\n")
 
+    def end_line(self) -> None:
+        """End the line being streamed (before something else, e.g. a question, is written)."""
+        self._end_line()
+
 
 def _arguments_text(call: Any) -> str:
     extra = getattr(call, "extra", None) or {}
@@ -99,6 +111,20 @@ def _preview(text: str) -> str:
 
 def _seconds(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def pending_text(result: dict[str, Any], style: Style) -> str:
+    """For a run paused for approval: what waits, and how to decide (empty when nothing waits)."""
+    pending = result.get("pending") or []
+    if not pending:
+        return ""
+    lines = [
+        "",
+        style("The run paused: these tool calls wait for approval and did not run:", "yellow"),
+        *(f"  {call.tool_name}({json.dumps(call.arguments, ensure_ascii=False)})  [id {call.id}]" for call in pending),
+        "Run again with --approve to decide on each call here (y/n/e).",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def summary_line(result: dict[str, Any], elapsed: float) -> str:
@@ -127,6 +153,8 @@ def result_json(result: dict[str, Any], elapsed: float) -> dict[str, Any]:
         "steps": [_to_dict(step) for step in result.get("steps") or []],
         "messages": [_to_dict(message) for message in result.get("messages") or []],
     }
+    if result.get("pending"):
+        data["pending"] = [_to_dict(call) for call in result["pending"]]
     if "output" in result:
         data["output"] = _to_dict(result["output"])
     return data

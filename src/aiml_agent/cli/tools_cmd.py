@@ -85,7 +85,30 @@ def _describe(tool: Any, definition: dict[str, Any] | None, error: str | None, s
     params = parameter_lines(schema or {}, indent="    ")
     lines.append("  parameters:" if params else "  parameters: none")
     lines.extend(params)
+    controls = _controls_text(tool)
+    if controls:
+        lines.append("  controls: " + style(controls, "yellow"))
     return "\n".join(lines) + "\n"
+
+
+def _controls_text(tool: Any) -> str:
+    """``timeout 10 s, retries 2, output cut at 20000 chars, needs approval (rule over_limit)``, or empty."""
+    from aiml_agent.tool_controls import controls_of
+
+    controls = controls_of(tool)
+    parts = []
+    if controls.timeout is not None:
+        parts.append(f"timeout {controls.timeout:g} s")
+    if controls.retries is not None:
+        parts.append(f"retries {controls.retries}")
+    if controls.max_output_chars is not None:
+        parts.append(f"output cut at {controls.max_output_chars} chars")
+    rule = controls.requires_approval
+    if rule is True:
+        parts.append("needs approval")
+    elif callable(rule):
+        parts.append(f"needs approval when {getattr(rule, '__name__', 'its rule')}(arguments) says so")
+    return ", ".join(parts)
 
 
 def _warnings(loaded: LoadedTools) -> list[str]:
