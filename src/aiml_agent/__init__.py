@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "Step": "aiml_agent.run_result",
     "ToolCallRecord": "aiml_agent.run_result",
     "Usage": "aiml_agent.run_result",
+    "instrument": "aiml_agent.tracing",
+    "uninstrument": "aiml_agent.tracing",
 }
 
 __all__ = [
@@ -50,8 +52,10 @@ __all__ = [
     "Usage",
     "__version__",
     "create_tool",
+    "instrument",
     "to_strict_schema",
     "tool",
+    "uninstrument",
 ]
 
 if TYPE_CHECKING:
@@ -71,6 +75,7 @@ if TYPE_CHECKING:
     from aiml_agent.strict import to_strict_schema
     from aiml_agent.tools import FunctionTool, create_tool, tool
     from aiml_agent.toolset import Toolset
+    from aiml_agent.tracing import instrument, uninstrument
 
 
 def __getattr__(name: str) -> Any:

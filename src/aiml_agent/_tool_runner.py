@@ -22,6 +22,7 @@ from haystack.dataclasses import StreamingChunk, ToolCall, ToolCallResult
 from haystack.tools import Tool
 from haystack.tools.errors import ToolInvocationError
 
+from aiml_agent import _observe
 from aiml_agent._sync import in_running_loop, run_blocking
 from aiml_agent.context import RunContext, current_run_context
 from aiml_agent.errors import ToolArgumentsError
@@ -180,7 +181,10 @@ class ToolRunner:
             message = malformed_arguments_message(tool_call)
         else:
             return None
-        return ToolCallRecord(tool_call, message, True, exception=ToolInvocationError(message, tool_name=name))
+        record = ToolCallRecord(tool_call, message, True, exception=ToolInvocationError(message, tool_name=name))
+        with _observe.tool_call(tool_call) as observed:
+            observed.finish(record)
+        return record
 
     def _run_one_sync(self, tool_call: ToolCall) -> ToolCallRecord:
         """One call of a sync tool (or a rejected call), on this thread."""
@@ -225,8 +229,11 @@ class _Attempt:
         self._context = context
         self._token: contextvars.Token[RunContext[Any] | None] | None = None
         self._started = 0.0
+        self._observed = _observe.tool_call(tool_call)
+        self._scope: _observe.Scope = _observe.NO_SCOPE
 
     def __enter__(self) -> _Attempt:
+        self._scope = self._observed.__enter__()
         self._token = current_run_context.set(self._context)
         self._started = time.perf_counter()
         return self
@@ -240,11 +247,14 @@ class _Attempt:
         name = self.tool_call.tool_name
         if exc is None:
             self.record = ToolCallRecord(self.tool_call, result_to_text(self.value), False, duration)
+        elif isinstance(exc, Exception):
+            self.record = ToolCallRecord(self.tool_call, exception_message(name, exc), True, duration, exc)
+        else:  # KeyboardInterrupt, cancellation: not a tool failure
+            self._observed.__exit__(exc_type, exc, traceback)
             return False
-        if not isinstance(exc, Exception):
-            return False  # KeyboardInterrupt, cancellation: not a tool failure
-        self.record = ToolCallRecord(self.tool_call, exception_message(name, exc), True, duration, exc)
-        return True  # every tool failure becomes a message the model can act on
+        self._scope.finish(self.record)
+        self._observed.__exit__(None, None, None)
+        return exc is not None  # every tool failure becomes a message the model can act on
 
 
 def tool_result_chunks(records: list[ToolCallRecord]) -> list[StreamingChunk]:

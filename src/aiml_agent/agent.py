@@ -31,7 +31,10 @@ from haystack.utils.deserialization import deserialize_component_inplace
 from haystack.utils.type_serialization import deserialize_type, serialize_type
 from pydantic import BaseModel, ValidationError
 
-from aiml_agent import _haystack  # noqa: F401 - Agent.from_dict must find our classes on the allowlist
+from aiml_agent import (
+    _haystack,  # noqa: F401 - Agent.from_dict must find our classes on the allowlist
+    _observe,
+)
 from aiml_agent._arguments import error_lines, errors_from_validation
 from aiml_agent._request import response_format_for
 from aiml_agent._schema import drop_optional_nulls
@@ -186,20 +189,23 @@ class Agent:
         callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=False)
         self._warm_up_tools(tools)
         run = self._start(messages, deps, generation_kwargs, tools, max_steps)
-        while run.exit_reason is None and len(run.steps) < run.max_steps:
-            started = time.perf_counter()
-            replies = self.chat_generator.run(
-                messages=run.messages, streaming_callback=callback, **self._generator_kwargs(run)
-            )["replies"]
-            tool_calls = self._take_reply(run, replies, time.perf_counter() - started)
-            if tool_calls:
+        with _observe.agent_run(self, run.messages) as observed:
+            while run.exit_reason is None and len(run.steps) < run.max_steps:
                 started = time.perf_counter()
-                records = self._runner(run).run(tool_calls)
-                self._take_tool_records(run, records, time.perf_counter() - started)
-                if callback is not None:
-                    for chunk in tool_result_chunks(records):
-                        callback(chunk)
-        return self._result(run)
+                replies = self.chat_generator.run(
+                    messages=run.messages, streaming_callback=callback, **self._generator_kwargs(run)
+                )["replies"]
+                tool_calls = self._take_reply(run, replies, time.perf_counter() - started)
+                if tool_calls:
+                    started = time.perf_counter()
+                    records = self._runner(run).run(tool_calls)
+                    self._take_tool_records(run, records, time.perf_counter() - started)
+                    if callback is not None:
+                        for chunk in tool_result_chunks(records):
+                            callback(chunk)
+            result = self._result(run)
+            observed.finish(result)
+        return result
 
     @component.output_types(
         messages=list[ChatMessage],
@@ -223,22 +229,25 @@ class Agent:
         callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=True)
         await self._warm_up_tools_async(tools)
         run = self._start(messages, deps, generation_kwargs, tools, max_steps)
-        while run.exit_reason is None and len(run.steps) < run.max_steps:
-            started = time.perf_counter()
-            result = await self.chat_generator.run_async(
-                messages=run.messages, streaming_callback=callback, **self._generator_kwargs(run)
-            )
-            tool_calls = self._take_reply(run, result["replies"], time.perf_counter() - started)
-            if tool_calls:
+        with _observe.agent_run(self, run.messages) as observed:
+            while run.exit_reason is None and len(run.steps) < run.max_steps:
                 started = time.perf_counter()
-                records = await self._runner(run).run_async(tool_calls)
-                self._take_tool_records(run, records, time.perf_counter() - started)
-                if callback is not None:
-                    for chunk in tool_result_chunks(records):
-                        outcome = callback(chunk)
-                        if inspect.isawaitable(outcome):
-                            await outcome
-        return self._result(run)
+                result = await self.chat_generator.run_async(
+                    messages=run.messages, streaming_callback=callback, **self._generator_kwargs(run)
+                )
+                tool_calls = self._take_reply(run, result["replies"], time.perf_counter() - started)
+                if tool_calls:
+                    started = time.perf_counter()
+                    records = await self._runner(run).run_async(tool_calls)
+                    self._take_tool_records(run, records, time.perf_counter() - started)
+                    if callback is not None:
+                        for chunk in tool_result_chunks(records):
+                            outcome = callback(chunk)
+                            if inspect.isawaitable(outcome):
+                                await outcome
+            result = self._result(run)
+            observed.finish(result)
+        return result
 
     # ------------------------------------------------------------------------------------- loop pieces
 

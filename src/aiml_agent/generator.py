@@ -43,7 +43,10 @@ from openai import AsyncOpenAI, OpenAI
 from openai.resources.chat.completions import Completions
 from pydantic import BaseModel
 
-from aiml_agent import _haystack  # noqa: F401 - Pipeline.from_dict must find the generator on the allowlist
+from aiml_agent import (
+    _haystack,  # noqa: F401 - Pipeline.from_dict must find the generator on the allowlist
+    _observe,
+)
 from aiml_agent._http import default_http_client, without_openai_environment_headers
 from aiml_agent._openai_errors import translated_errors
 from aiml_agent._responses import completion_to_message, read_stream, read_stream_async, stream_to_message
@@ -290,12 +293,14 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             return {"replies": []}
         if args["stream"] and callback is None:
             callback = _discard_chunk  # stream=True without a callback: stream, then return the whole reply
-        with _translated_errors(client, self._base_url):
-            response = client.chat.completions.create(**args)
-            if callback is not None:
-                replies = self._handle_stream_response(response, callback)
-            else:
-                replies = [completion_to_message(response, choice) for choice in response.choices]
+        with _observe.model_call(self.model, self._base_url, args, streaming=args["stream"]) as observed:
+            with _translated_errors(client, self._base_url):
+                response = client.chat.completions.create(**args)
+                if callback is not None:
+                    replies = self._handle_stream_response(response, callback)
+                else:
+                    replies = [completion_to_message(response, choice) for choice in response.choices]
+            observed.finish(replies)
         return _checked(replies)
 
     @component.output_types(replies=list[ChatMessage])
@@ -326,12 +331,14 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             return {"replies": []}
         if args["stream"] and async_callback is None:
             async_callback = _discard_chunk
-        with _translated_errors(client, self._base_url):
-            response = await client.chat.completions.create(**args)
-            if async_callback is not None:
-                replies = await self._handle_async_stream_response(response, async_callback)
-            else:
-                replies = [completion_to_message(response, choice) for choice in response.choices]
+        with _observe.model_call(self.model, self._base_url, args, streaming=args["stream"]) as observed:
+            with _translated_errors(client, self._base_url):
+                response = await client.chat.completions.create(**args)
+                if async_callback is not None:
+                    replies = await self._handle_async_stream_response(response, async_callback)
+                else:
+                    replies = [completion_to_message(response, choice) for choice in response.choices]
+            observed.finish(replies)
         return _checked(replies)
 
     def _request(

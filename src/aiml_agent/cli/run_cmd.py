@@ -44,6 +44,8 @@ def execute(args: argparse.Namespace) -> int:
     if args.strict:
         agent_kwargs["tools_strict"] = True
 
+    if args.trace:
+        _trace_to_stderr()
     started = time.perf_counter()
     with _cassette(cassette_file, record=args.record):
         agent = Agent(AIMLAPIChatGenerator(**generator_kwargs), loaded.tools, **agent_kwargs)
@@ -63,6 +65,20 @@ def execute(args: argparse.Namespace) -> int:
         out.write("\n" + printer.style(summary_line(result, elapsed), "dim") + "\n")
     out.flush()
     return 0
+
+
+def _trace_to_stderr() -> None:
+    """``--trace``: instrument the run and print each span on one line to stderr as it ends."""
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+    except ImportError:
+        raise CLIError("--trace needs the OpenTelemetry SDK: pip install opentelemetry-sdk") from None
+    from aiml_agent.tracing import instrument, span_line
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr, formatter=span_line)))
+    instrument(tracer_provider=provider)
 
 
 def _check_inputs(args: argparse.Namespace) -> Path | None:
