@@ -98,6 +98,15 @@ SCRIPTS: dict[str, list[Any]] = {
             cost=SCRIPTED_COST,
         ),
     ],
+    "traced_agent": [
+        Reply(
+            tool_calls=[
+                ToolCallReply("get_exchange_rate", {"currency": "USD"}),
+                ToolCallReply("get_exchange_rate", {"currency": "GBP"}),
+            ]
+        ),
+        Reply(text="250 euros are about 270 US dollars (1.08 each) and 212.50 pounds (0.85 each).", cost=SCRIPTED_COST),
+    ],
     "test_replayable_agent": [
         Reply(tool_calls=[ToolCallReply("get_order_status", {"order_id": "A-1001"})]),
         Reply(text="Your order A-1001 has shipped; it should arrive on Thursday."),
@@ -114,6 +123,7 @@ SCRIPT_NAMES = [
     "streaming",
     "parallel_async",
     "approval",
+    "traced_agent",
 ]
 
 

@@ -126,3 +126,19 @@ def test_memory_quick() -> None:
 def test_run_all_rejects_unknown_benchmark() -> None:
     with pytest.raises(SystemExit):
         _bench("run_all").main(["--only", "nope"])
+
+
+def test_tracing_benchmark_compares_instrumented_runs_with_the_uninstrumented_loop() -> None:
+    tables = _bench("bench_tracing").main(["--quick"])
+    hooks, loop = tables
+    assert _names(hooks)[0] == "not instrumented" and "no-op hooks" in _names(hooks)[1]
+    assert _names(loop) == [
+        "not instrumented",
+        "instrumented, spans dropped",
+        "instrumented, exported to memory",
+        "instrumented, exported, capture_content",
+    ]
+    assert all(loop.ratio(name) is not None for name in _names(loop))
+    from aiml_agent import _observe
+
+    assert _observe.observer is None  # the benchmark leaves nothing instrumented

@@ -65,6 +65,13 @@ EXPECTED = {
         "-> the tool calls ran concurrently",
         "Assistant: Lisbon looks good",
     ],
+    "traced_agent": [
+        "span chat openai/gpt-5-chat-latest",
+        "span execute_tool get_exchange_rate",
+        "span invoke_agent",
+        "cost.usd=3.15e-05",
+        "Assistant: 250 euros are about 270 US dollars",
+    ],
 }
 
 

@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "PendingToolCall": "aiml_agent.approval",
     "Deny": "aiml_agent.approval",
     "Edit": "aiml_agent.approval",
+    "instrument": "aiml_agent.tracing",
+    "uninstrument": "aiml_agent.tracing",
 }
 
 __all__ = [
@@ -72,8 +74,10 @@ __all__ = [
     "__version__",
     "create_tool",
     "format_tool_failure",
+    "instrument",
     "to_strict_schema",
     "tool",
+    "uninstrument",
 ]
 
 if TYPE_CHECKING:
@@ -99,6 +103,7 @@ if TYPE_CHECKING:
     from aiml_agent.tool_failure import FieldError, ToolFailure, format_tool_failure
     from aiml_agent.tools import FunctionTool, create_tool, tool
     from aiml_agent.toolset import Toolset
+    from aiml_agent.tracing import instrument, uninstrument
 
 
 def __getattr__(name: str) -> Any:

@@ -98,6 +98,7 @@ def completion_to_message(completion: Any, choice: Any) -> ChatMessage:
         if getattr(tc, "type", "function") == "function" and getattr(tc, "function", None) is not None
     ]
     meta: dict[str, Any] = {
+        "id": completion.id,
         "model": completion.model,
         "index": choice.index,
         "finish_reason": choice.finish_reason,
@@ -140,6 +141,7 @@ def chunks_to_message(chunks: list[StreamingChunk]) -> ChatMessage:
 
     finish_reasons = [chunk.finish_reason for chunk in chunks if chunk.finish_reason]
     meta: dict[str, Any] = {
+        "id": last("id"),
         "model": last("model"),
         "index": 0,
         "finish_reason": finish_reasons[-1] if finish_reasons else None,
@@ -207,6 +209,8 @@ def to_streaming_chunk(chunk: Any, previous: list[StreamingChunk], info: Compone
     converted = _convert_chat_completion_chunk_to_streaming_chunk(
         chunk=chunk, previous_chunks=previous, component_info=info
     )
+    if getattr(chunk, "id", None):
+        converted.meta["id"] = chunk.id
     cost = cost_of(chunk)
     if cost is not None:
         converted.meta["cost"] = cost

@@ -30,6 +30,7 @@ from haystack.dataclasses import StreamingChunk, ToolCall, ToolCallResult
 from haystack.tools import Tool
 from haystack.tools.errors import ToolInvocationError
 
+from aiml_agent import _observe
 from aiml_agent._result_text import ResultTextError, result_to_text, truncate_text
 from aiml_agent._sync import in_running_loop, run_blocking
 from aiml_agent.context import RunContext, current_run_context
@@ -241,7 +242,12 @@ class ToolRunner:
         else:
             return None
         text = self.formatter(failure)
-        return self._record(tool_call, text, replace(failure, exception=ToolInvocationError(text, tool_name=name)), 0.0)
+        record = self._record(
+            tool_call, text, replace(failure, exception=ToolInvocationError(text, tool_name=name)), 0.0
+        )
+        with _observe.tool_call(tool_call) as observed:
+            observed.finish(record)
+        return record
 
     def _run_one_sync(self, tool_call: ToolCall) -> ToolCallRecord:
         """One call of a sync tool (or a rejected call), on this thread."""
@@ -310,6 +316,8 @@ class _Attempt:
         self._context = runner.make_context(tool_call)
         self._token: contextvars.Token[RunContext[Any] | None] | None = None
         self._started = 0.0
+        self._observed = _observe.tool_call(tool_call)
+        self._scope: _observe.Scope = _observe.NO_SCOPE
 
     def outcome(self) -> ToolCallRecord:
         """The record, once the ``with`` block is left."""
@@ -317,6 +325,7 @@ class _Attempt:
         return self.record
 
     def __enter__(self) -> _Attempt:
+        self._scope = self._observed.__enter__()
         self._token = current_run_context.set(self._context)
         self._started = time.perf_counter()
         return self
@@ -329,12 +338,15 @@ class _Attempt:
             current_run_context.reset(self._token)
         if exc is None:
             self.record = self.runner._succeeded(self.tool_call, self.value, duration)
+        elif isinstance(exc, Exception):
+            failure = ToolFailure.from_exception(exc, tool_name=self.tool_call.tool_name, call_id=self.tool_call.id)
+            self.record = self.runner.failed(self.tool_call, failure, duration)
+        else:  # KeyboardInterrupt, cancellation (a timed-out async tool): not a tool failure, it propagates
+            self._observed.__exit__(exc_type, exc, traceback)
             return False
-        if not isinstance(exc, Exception):
-            return False  # KeyboardInterrupt, cancellation: not a tool failure
-        failure = ToolFailure.from_exception(exc, tool_name=self.tool_call.tool_name, call_id=self.tool_call.id)
-        self.record = self.runner.failed(self.tool_call, failure, duration)
-        return True  # every tool failure becomes a message the model can act on
+        self._scope.finish(self.record)
+        self._observed.__exit__(None, None, None)
+        return exc is not None  # every tool failure becomes a message the model can act on
 
 
 def tool_result_chunks(

@@ -22,7 +22,7 @@ from typing import Any
 from haystack import component, default_from_dict, default_to_dict
 from haystack.components.generators.chat.types import ChatGenerator
 from haystack.core.serialization import component_to_dict
-from haystack.dataclasses import ChatMessage, StreamingCallbackT, select_streaming_callback
+from haystack.dataclasses import ChatMessage, StreamingCallbackT, SyncStreamingCallbackT, select_streaming_callback
 from haystack.tools import (
     Tool,
     ToolsType,
@@ -37,6 +37,7 @@ from haystack.utils.deserialization import deserialize_component_inplace
 from haystack.utils.type_serialization import deserialize_type, serialize_type
 from pydantic import BaseModel, ValidationError
 
+from aiml_agent import _observe
 from aiml_agent._agent_tools import AgentTools, as_controls, as_tools, effective_controls, tools_by_name
 from aiml_agent._arguments import errors_from_validation
 from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
@@ -244,6 +245,14 @@ class Agent:
         run = self._start(messages, deps, generation_kwargs, run_tools, max_steps, approvals)
         turn = Turn.resumed_from(run.messages)
         check_approvals(run, turn)
+        with _observe.agent_run(self, run.messages) as observed:
+            self._loop(run, turn, callback)
+            result = self._result(run)
+            observed.finish(result)
+        return result
+
+    def _loop(self, run: RunState, turn: Turn | None, callback: SyncStreamingCallbackT | None) -> None:
+        """Answer the waiting turn (if any), then model call -> tool calls ... until the run has an exit reason."""
         while True:
             if turn is not None:
                 answered = self._answer(run, turn)
@@ -260,7 +269,6 @@ class Agent:
             turn = self._take_reply(run, replies["replies"], time.perf_counter() - started)
             if run.exit_reason is not None:
                 break
-        return self._result(run)
 
     @component.output_types(
         messages=list[ChatMessage],
@@ -290,6 +298,14 @@ class Agent:
         run = self._start(messages, deps, generation_kwargs, run_tools, max_steps, approvals)
         turn = Turn.resumed_from(run.messages)
         check_approvals(run, turn)
+        with _observe.agent_run(self, run.messages) as observed:
+            await self._loop_async(run, turn, callback)
+            result = self._result(run)
+            observed.finish(result)
+        return result
+
+    async def _loop_async(self, run: RunState, turn: Turn | None, callback: StreamingCallbackT | None) -> None:
+        """:meth:`_loop` for ``run_async``."""
         while True:
             if turn is not None:
                 answered = await self._answer_async(run, turn)
@@ -307,7 +323,6 @@ class Agent:
             turn = self._take_reply(run, replies, time.perf_counter() - started)
             if run.exit_reason is not None:
                 break
-        return self._result(run)
 
     async def _generate_async(self, run: RunState, callback: StreamingCallbackT | None) -> list[ChatMessage]:
         generator: Any = self.chat_generator

@@ -49,6 +49,7 @@ from openai import AsyncOpenAI, OpenAI
 from openai.resources.chat.completions import Completions
 from pydantic import BaseModel
 
+from aiml_agent import _observe
 from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
 from aiml_agent._http import default_http_client, without_openai_environment_headers
 from aiml_agent._openai_errors import translated_errors
@@ -311,12 +312,14 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             return {"replies": []}
         if args["stream"] and callback is None:
             callback = _discard_chunk  # stream=True without a callback: stream, then return the whole reply
-        with _translated_errors(client, self._base_url):
-            response = client.chat.completions.create(**args)
-            if callback is not None:
-                replies = self._handle_stream_response(response, callback)
-            else:
-                replies = [completion_to_message(response, choice) for choice in response.choices]
+        with _observe.model_call(self.model, self._base_url, args, streaming=args["stream"]) as observed:
+            with _translated_errors(client, self._base_url):
+                response = client.chat.completions.create(**args)
+                if callback is not None:
+                    replies = self._handle_stream_response(response, callback)
+                else:
+                    replies = [completion_to_message(response, choice) for choice in response.choices]
+            observed.finish(replies)
         return _checked(replies)
 
     @component.output_types(replies=list[ChatMessage])
@@ -347,12 +350,14 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             return {"replies": []}
         if args["stream"] and async_callback is None:
             async_callback = _discard_chunk
-        with _translated_errors(client, self._base_url):
-            response = await client.chat.completions.create(**args)
-            if async_callback is not None:
-                replies = await self._handle_async_stream_response(response, async_callback)
-            else:
-                replies = [completion_to_message(response, choice) for choice in response.choices]
+        with _observe.model_call(self.model, self._base_url, args, streaming=args["stream"]) as observed:
+            with _translated_errors(client, self._base_url):
+                response = await client.chat.completions.create(**args)
+                if async_callback is not None:
+                    replies = await self._handle_async_stream_response(response, async_callback)
+                else:
+                    replies = [completion_to_message(response, choice) for choice in response.choices]
+            observed.finish(replies)
         return _checked(replies)
 
     def _request(

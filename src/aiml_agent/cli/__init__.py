@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cassette", metavar="FILE", help="replay the run from this vcrpy cassette (no key needed)")
     run.add_argument("--record", action="store_true", help="with --cassette: record the run into FILE instead")
     run.add_argument("--json", action="store_true", help="print the run result as JSON instead of text")
+    run.add_argument("--trace", action="store_true", help="print an OpenTelemetry span line per model and tool call")
     _add_debug(run)
 
     cassette = commands.add_parser(

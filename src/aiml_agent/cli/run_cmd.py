@@ -50,6 +50,8 @@ def execute(args: argparse.Namespace) -> int:
         tools_by_name = {tool.name: tool for tool in loaded.tools}
         agent_kwargs["approval_handler"] = TerminalApprover(tools_by_name, sys.stderr, sys.stdin, printer.end_line)
 
+    if args.trace:
+        _trace_to_stderr()
     started = time.perf_counter()
     with _cassette(cassette_file, record=args.record):
         agent = Agent(AIMLAPIChatGenerator(**generator_kwargs), loaded.tools, **agent_kwargs)
@@ -80,6 +82,20 @@ def _deps(text: str | None) -> Any:
         return json_value(text)
     except CLIError as error:
         raise CLIError(f"--deps: {error}") from None
+
+
+def _trace_to_stderr() -> None:
+    """``--trace``: instrument the run and print each span on one line to stderr as it ends."""
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+    except ImportError:
+        raise CLIError("--trace needs the OpenTelemetry SDK: pip install opentelemetry-sdk") from None
+    from aiml_agent.tracing import instrument, span_line
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr, formatter=span_line)))
+    instrument(tracer_provider=provider)
 
 
 def _check_inputs(args: argparse.Namespace) -> Path | None:
