@@ -30,6 +30,10 @@ _EXPORTS: dict[str, str] = {
     "Step": "aiml_agent.run_result",
     "ToolCallRecord": "aiml_agent.run_result",
     "Usage": "aiml_agent.run_result",
+    "Session": "aiml_agent.sessions",
+    "SQLiteSession": "aiml_agent.sessions",
+    "RunRecord": "aiml_agent.sessions",
+    "SessionStoreError": "aiml_agent.errors",
 }
 
 __all__ = [
@@ -41,6 +45,10 @@ __all__ = [
     "MissingAPIKeyError",
     "OutputValidationError",
     "RunContext",
+    "RunRecord",
+    "SQLiteSession",
+    "Session",
+    "SessionStoreError",
     "Step",
     "StrictSchemaError",
     "ToolArgumentsError",
@@ -62,12 +70,14 @@ if TYPE_CHECKING:
         AIMLAPIError,
         MissingAPIKeyError,
         OutputValidationError,
+        SessionStoreError,
         StrictSchemaError,
         ToolArgumentsError,
         ToolDefinitionError,
     )
     from aiml_agent.generator import AIMLAPIChatGenerator
     from aiml_agent.run_result import Step, ToolCallRecord, Usage
+    from aiml_agent.sessions import RunRecord, Session, SQLiteSession
     from aiml_agent.strict import to_strict_schema
     from aiml_agent.tools import FunctionTool, create_tool, tool
     from aiml_agent.toolset import Toolset

@@ -38,6 +38,7 @@ from aiml_agent._schema import drop_optional_nulls
 from aiml_agent._tool_runner import ToolRunner, tool_result_chunks
 from aiml_agent.errors import OutputValidationError
 from aiml_agent.run_result import RunState, Step, ToolCallRecord, Usage
+from aiml_agent.sessions import Session
 
 DEFAULT_MAX_STEPS = 20
 DEFAULT_TOOL_CONCURRENCY = 32
@@ -171,6 +172,7 @@ class Agent:
         streaming_callback: StreamingCallbackT | None = None,
         tools: ToolsType | None = None,
         max_steps: int | None = None,
+        session: Session | None = None,
     ) -> dict[str, Any]:
         """Run the loop until the model is done.
 
@@ -180,12 +182,20 @@ class Agent:
         :param streaming_callback: Overrides the init callback for this run (sync only here).
         :param tools: Overrides the init tools for this run.
         :param max_steps: Overrides the init ``max_steps`` for this run.
+        :param session: A stored conversation to continue: its history goes first, ``messages`` hold only the new
+            input (``[]`` continues as it is, e.g. to resume a paused run), and the run is saved into it when it
+            ends. A run that raises saves nothing.
         :returns: ``messages`` (the whole conversation), ``last_message``, ``exit_reason``, ``usage``,
             ``steps``, and ``output`` when ``output_type`` is set.
         """
         callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=False)
+        session_run = (
+            session.start_run(messages, model=getattr(self.chat_generator, "model", None))
+            if session is not None
+            else None
+        )
         self._warm_up_tools(tools)
-        run = self._start(messages, deps, generation_kwargs, tools, max_steps)
+        run = self._start(session_run.messages if session_run else messages, deps, generation_kwargs, tools, max_steps)
         while run.exit_reason is None and len(run.steps) < run.max_steps:
             started = time.perf_counter()
             replies = self.chat_generator.run(
@@ -199,7 +209,10 @@ class Agent:
                 if callback is not None:
                     for chunk in tool_result_chunks(records):
                         callback(chunk)
-        return self._result(run)
+        result = self._result(run)
+        if session_run is not None:
+            session_run.finish(result)
+        return result
 
     @component.output_types(
         messages=list[ChatMessage],
@@ -218,11 +231,17 @@ class Agent:
         streaming_callback: StreamingCallbackT | None = None,
         tools: ToolsType | None = None,
         max_steps: int | None = None,
+        session: Session | None = None,
     ) -> dict[str, Any]:
         """Async version of :meth:`run` (same parameters and result); callbacks may be sync or async."""
         callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=True)
+        session_run = (
+            await session.start_run_async(messages, model=getattr(self.chat_generator, "model", None))
+            if session is not None
+            else None
+        )
         await self._warm_up_tools_async(tools)
-        run = self._start(messages, deps, generation_kwargs, tools, max_steps)
+        run = self._start(session_run.messages if session_run else messages, deps, generation_kwargs, tools, max_steps)
         while run.exit_reason is None and len(run.steps) < run.max_steps:
             started = time.perf_counter()
             result = await self.chat_generator.run_async(
@@ -238,7 +257,10 @@ class Agent:
                         outcome = callback(chunk)
                         if inspect.isawaitable(outcome):
                             await outcome
-        return self._result(run)
+        result = self._result(run)
+        if session_run is not None:
+            await session_run.finish_async(result)
+        return result
 
     # ------------------------------------------------------------------------------------- loop pieces
 
