@@ -130,8 +130,9 @@ def test_structured_output_runs_continue_the_conversation(session: SQLiteSession
         city: str
         temperature: int
 
-    with ScriptedServer(['{"city": "Paris"}', '{"city": "Paris", "temperature": 21}', '{"city": "Rome", '
-                         '"temperature": 25}']) as server:  # fmt: skip
+    with ScriptedServer(
+        ['{"city": "Paris"}', '{"city": "Paris", "temperature": 21}', '{"city": "Rome", "temperature": 25}']
+    ) as server:
         agent = agent_for(server, output_type=Answer)
         first = agent.run("Paris?", session=session)
         second = agent.run("And Rome?", session=session)
@@ -255,8 +256,13 @@ def test_a_paused_run_is_resumed_from_the_session_with_its_calls_still_waiting(s
 
     # what the resumed run adds (the approved call's result, then the answer) lands after the paused run's messages
     approved = ChatMessage.from_tool("deleted", origin=waiting)
-    resumed.finish({"messages": [*resumed.messages, approved, ChatMessage.from_assistant("Done.")],
-                    "exit_reason": "text", "usage": Usage(requests=1)})  # fmt: skip
+    resumed.finish(
+        {
+            "messages": [*resumed.messages, approved, ChatMessage.from_assistant("Done.")],
+            "exit_reason": "text",
+            "usage": Usage(requests=1),
+        }
+    )
     texts = [m.text or (m.tool_call_result and m.tool_call_result.result) for m in session.messages()]
     assert texts == ["Check Rome, then delete /tmp/x", None, "Sunny in Rome", "deleted", "Done."]
     assert [r.exit_reason for r in session.runs()] == [PAUSED_FOR_APPROVAL, "text"]

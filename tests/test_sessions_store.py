@@ -62,7 +62,7 @@ def every_kind_of_message() -> list[ChatMessage]:
                     extra={"pages": 1},
                 ),
             ]
-        ),  # fmt: skip
+        ),
         ChatMessage.from_assistant(
             "Let me check.",
             tool_calls=[weather, malformed],
@@ -79,7 +79,7 @@ def every_kind_of_message() -> list[ChatMessage]:
         ChatMessage.from_tool("Error: arguments were not valid JSON", origin=malformed, error=True),
         ChatMessage.from_tool(
             [TextContent("A chart:"), ImageContent(base64_image=PNG, mime_type="image/png")], origin=weather
-        ),  # fmt: skip
+        ),
         ChatMessage.from_assistant(None, meta={"finish_reason": "stop"}),  # an empty reply
         ChatMessage.from_assistant("It is sunny. 🌞"),
     ]
@@ -110,9 +110,10 @@ def test_runs_record_model_usage_cost_exit_reason_start_and_duration(tmp_path: P
     session = SQLiteSession("s", tmp_path / "c.db")
     first = session.add_run(
         [ChatMessage.from_user("a"), ChatMessage.from_assistant("b")],
-        record("text", requests=2, prompt_tokens=7, completion_tokens=3, total_tokens=10, credits_used=4,
-               usd_spent=2e-06),
-    )  # fmt: skip
+        record(
+            "text", requests=2, prompt_tokens=7, completion_tokens=3, total_tokens=10, credits_used=4, usd_spent=2e-06
+        ),
+    )
     second = save(session, ChatMessage.from_user("c"), exit_reason="max_steps")
 
     assert (first.id, first.messages, second.messages) == (1, 2, 1)
@@ -285,8 +286,11 @@ def test_a_database_of_a_newer_release_is_refused(tmp_path: Path) -> None:
     SQLiteSession("s", path).close()
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA user_version = 7")
-    with pytest.raises(SessionStoreError, match=r"c.db was written by a newer aiml-agent \(conversation schema "
-                       r"version 7; this version reads up to 1\): upgrade aiml-agent"):  # fmt: skip
+    with pytest.raises(
+        SessionStoreError,
+        match=r"c.db was written by a newer aiml-agent \(conversation schema "
+        r"version 7; this version reads up to 1\): upgrade aiml-agent",
+    ):
         SQLiteSession("s", path)
 
 
