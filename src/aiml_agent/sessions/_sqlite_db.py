@@ -27,7 +27,9 @@ from aiml_agent.sessions._sqlite_schema import check_and_migrate
 T = TypeVar("T")
 
 MEMORY = ":memory:"
-_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+# SQLite's result codes (the sqlite3 module names them from Python 3.11 on): SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOTADB
+_BUSY_CODES = (5, 6)
+_NOT_A_DATABASE = 26
 _BUSY_HANDLER_SECONDS = 1.0
 _FIRST_BACKOFF = 0.005
 _MAX_BACKOFF = 0.25
@@ -135,7 +137,8 @@ class Database:
             ) from error
 
     def _failure(self, error: sqlite3.Error) -> SessionStoreError:
-        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
+        code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+; the message says the same
+        if code == _NOT_A_DATABASE or (code is None and "file is not a database" in str(error)):
             message = f"{self.path} is not an SQLite database; pass the path of a conversation database"
         else:
             message = f"{self.path}: {error}"
