@@ -87,6 +87,25 @@ SCRIPTS: dict[str, list[Any]] = {
             "Casa do Rio at €95 a night (€285 for 3 nights)."
         ),
     ],
+    # chat_session.py runs in two processes: turns 1-2, then (after a restart) turn 3
+    "chat_session/1": [
+        Reply(
+            tool_calls=[
+                ToolCallReply(
+                    "book_table", {"restaurant": "Casa do Rio", "day": "Friday", "time": "20:00", "people": 2}
+                )
+            ]
+        ),
+        Reply(text="Done: Casa do Rio, Friday at 20:00, for 2 people. Your reference is R-1024.", cost=SCRIPTED_COST),
+        Reply(tool_calls=[ToolCallReply("change_booking", {"reference": "R-1024", "people": 4})]),
+        Reply(text="Changed: booking R-1024 is now for 4 people.", cost=SCRIPTED_COST),
+    ],
+    "chat_session/2": [
+        Reply(
+            text="You're eating at Casa do Rio on Friday at 20:00, for 4 people. Your booking reference is R-1024.",
+            cost=SCRIPTED_COST,
+        ),
+    ],
     "test_replayable_agent": [
         Reply(tool_calls=[ToolCallReply("get_order_status", {"order_id": "A-1001"})]),
         Reply(text="Your order A-1001 has shipped; it should arrive on Thursday."),
@@ -95,7 +114,15 @@ SCRIPTS: dict[str, list[Any]] = {
     ],
 }
 
-SCRIPT_NAMES = ["quickstart", "weather_agent", "toolset_from_class", "strict_tools", "streaming", "parallel_async"]
+SCRIPT_NAMES = [
+    "quickstart",
+    "weather_agent",
+    "toolset_from_class",
+    "strict_tools",
+    "streaming",
+    "parallel_async",
+    "chat_session",
+]
 
 
 def record_all() -> None:

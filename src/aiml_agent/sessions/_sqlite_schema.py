@@ -38,8 +38,8 @@ MIGRATIONS: dict[int, tuple[str, list[str]]] = {
                 prompt_tokens INTEGER NOT NULL,
                 completion_tokens INTEGER NOT NULL,
                 total_tokens INTEGER NOT NULL,
-                credits_used REAL,
-                usd_spent REAL,
+                credits_used NUMERIC,
+                usd_spent NUMERIC,
                 message_count INTEGER NOT NULL
             )""",
             "CREATE INDEX runs_by_session ON runs (session_id, id)",
