@@ -14,9 +14,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from haystack.dataclasses import ChatMessage, ToolCall
+from haystack.dataclasses import ChatMessage, ChatRole, ToolCall
 
 logger = logging.getLogger(__name__)
+
+# Compared by identity: ChatMessage.is_from builds a lookup table on every call, too slow for long histories.
+SYSTEM, ASSISTANT, TOOL = ChatRole.SYSTEM, ChatRole.ASSISTANT, ChatRole.TOOL
 
 #: The result given to a stored tool call that has none (sent to the model as a tool error).
 UNANSWERED_CALL_RESULT = (
@@ -42,15 +45,15 @@ def repair(messages: Sequence[ChatMessage], *, keep_pending: bool = False) -> li
     while position < len(messages):
         message = messages[position]
         position += 1
-        if message.is_from("tool"):
+        if message.role is TOOL:
             _warn_dropped(message, "it follows no assistant message with tool calls")
             continue
         repaired.append(message)
-        calls = message.tool_calls if message.is_from("assistant") else []
+        calls = message.tool_calls if message.role is ASSISTANT else []
         if not calls:
             continue
         results = []
-        while position < len(messages) and messages[position].is_from("tool"):
+        while position < len(messages) and messages[position].role is TOOL:
             results.append(messages[position])
             position += 1
         pending = keep_pending and position == len(messages)
@@ -74,12 +77,12 @@ def trim(messages: Sequence[ChatMessage], max_messages: int | None) -> list[Chat
     """
     if max_messages is None:
         return list(messages)
-    head = list(messages[:1]) if messages and messages[0].is_from("system") else []
+    head = list(messages[:1]) if messages and messages[0].role is SYSTEM else []
     body = messages[len(head) :]
     if len(body) <= max_messages:
         return list(messages)
     start = len(body) - max_messages
-    while start < len(body) and body[start].is_from("tool"):
+    while start < len(body) and body[start].role is TOOL:
         start += 1
     logger.debug("Session history trimmed to its last %d messages (of %d)", len(body) - start, len(body))
     return head + list(body[start:])
@@ -88,11 +91,11 @@ def trim(messages: Sequence[ChatMessage], max_messages: int | None) -> list[Chat
 def repeats_history(history: Sequence[ChatMessage], new: Sequence[ChatMessage]) -> bool:
     """Whether ``new`` contains the last assistant message of ``history``: the whole conversation was passed
     again (e.g. a previous result's ``messages``) where only the new input belongs."""
-    last_reply = next((m for m in reversed(history) if m.is_from("assistant")), None)
+    last_reply = next((m for m in reversed(history) if m.role is ASSISTANT), None)
     if last_reply is None:
         return False
     stored = _plain(last_reply)
-    return any(message.is_from("assistant") and _plain(message) == stored for message in new)
+    return any(message.role is ASSISTANT and _plain(message) == stored for message in new)
 
 
 def _answers(result: ChatMessage, call: ToolCall) -> bool:
