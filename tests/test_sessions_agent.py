@@ -215,6 +215,7 @@ def test_a_tool_call_left_without_result_is_answered_before_new_input(session: S
     stopped = ChatMessage.from_assistant(tool_calls=[ToolCall("get_weather", {"city": "Rome"}, id="call_7")])
     started = session.start_run("Weather in Rome?")
     started.finish({"messages": [*started.messages, stopped], "exit_reason": "usage_limit", "usage": Usage()})
+    assert session.start_run([]).messages[-1].tool_call_result is not None  # not paused: answered even on a resume
 
     with ScriptedServer(["Sorry, let me retry."]) as server:
         agent_for(server).run("Hello?", session=session)

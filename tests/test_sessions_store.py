@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import pickle
 import sqlite3
 import threading
 import time
@@ -168,6 +169,17 @@ def test_a_memory_session_lives_in_its_object(tmp_path: Path) -> None:
     assert [m.text for m in session.messages()] == ["hi"]
     assert SQLiteSession("s", ":memory:").messages() == []
     assert not list(tmp_path.iterdir())
+
+
+def test_a_session_pickles_to_another_process_without_its_connection(tmp_path: Path) -> None:
+    session = SQLiteSession("s", tmp_path / "c.db", max_messages=3, timeout=5)
+    save(session, ChatMessage.from_user("before"))
+    copy = pickle.loads(pickle.dumps(session))
+    save(copy, ChatMessage.from_user("from the copy"))
+    assert (copy.session_id, copy.max_messages, copy.path) == ("s", 3, session.path)
+    assert [m.text for m in session.messages()] == ["before", "from the copy"]
+    with pytest.raises(TypeError, match="':memory:' session lives in its object only"):
+        pickle.dumps(SQLiteSession("s", ":memory:"))
 
 
 def test_arguments_are_checked() -> None:

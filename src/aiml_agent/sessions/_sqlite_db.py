@@ -44,15 +44,16 @@ class Database:
     :raises SessionStoreError: When the file cannot be opened or is not a conversation database.
     """
 
+    _connection: sqlite3.Connection | None
+    _pid: int
+
     def __init__(self, path: str | os.PathLike[str], *, timeout: float, create: bool = True) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
         self.path = MEMORY if str(path) == MEMORY else str(Path(path).expanduser())
         self.timeout = timeout
         self.create = create
-        self._lock = threading.RLock()
-        self._connection: sqlite3.Connection | None = None
-        self._pid = os.getpid()
+        self._reset()
         self.run(lambda connection: None, write=False)  # open now: a bad path fails where the session is made
 
     def run(self, work: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
@@ -83,6 +84,21 @@ class Database:
             if self._connection is not None and self._pid == os.getpid():
                 self._connection.close()
             self._connection = None
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (e.g. to another process) without its connection and lock: it opens its own there."""
+        if self.path == MEMORY:
+            raise TypeError("a ':memory:' session lives in its object only; it cannot be copied or sent elsewhere")
+        return {"path": self.path, "timeout": self.timeout, "create": self.create}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.RLock()
+        self._connection = None
+        self._pid = os.getpid()
 
     def _transaction(self, work: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
         connection = self._connected()

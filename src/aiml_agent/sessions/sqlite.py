@@ -62,7 +62,7 @@ class SQLiteSession(Session):
 
     :param session_id: The conversation's id; other ids in the same file are other conversations.
     :param path: The database file, created (with its folder) when missing; ``":memory:"`` keeps the
-        conversation in this object only.
+        conversation in this object only, until :meth:`close`.
     :param max_messages: Send at most this many messages of history to the model (a leading system message is
         kept and not counted); a tool call and its results are never separated. Everything stays stored.
     :param timeout: Seconds a save or load waits for other writers of the file before it fails.
