@@ -6,6 +6,7 @@ Against ScriptedServer, so what the model was sent is checked on the wire.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +192,9 @@ async def test_run_async_loads_and_saves_and_concurrent_sessions_stay_apart(tmp_
         ]
 
 
-def test_max_messages_trims_what_is_sent_but_keeps_everything_stored(tmp_path: Path) -> None:
+def test_max_messages_trims_what_is_sent_but_keeps_everything_stored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     session = SQLiteSession("s", tmp_path / "c.db", max_messages=2)
     script = [
         "a1",
@@ -203,12 +206,14 @@ def test_max_messages_trims_what_is_sent_but_keeps_everything_stored(tmp_path: P
         agent = agent_for(server, system_prompt="Rules.")
         agent.run("u1", session=session)
         agent.run("u2", session=session)  # u2, call, result, a2
-        agent.run("u3", session=session)
+        with caplog.at_level(logging.WARNING):
+            agent.run("u3", session=session)
         body = server.requests[-1].body
 
     # the last 2 would start with the tool result: the cut moves past it; the system prompt is always sent
     assert wire(body["messages"]) == ["system:Rules.", "assistant:a2", "user:u3"]
     assert len(session.messages()) == 8
+    assert caplog.records == []  # results cut off with their call are trimmed, not reported as strays
 
 
 def test_a_tool_call_left_without_result_is_answered_before_new_input(session: SQLiteSession) -> None:

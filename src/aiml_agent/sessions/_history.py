@@ -79,12 +79,11 @@ def trim(messages: Sequence[ChatMessage], max_messages: int | None) -> list[Chat
         return list(messages)
     head = list(messages[:1]) if messages and messages[0].role is SYSTEM else []
     body = messages[len(head) :]
-    if len(body) <= max_messages:
-        return list(messages)
-    start = len(body) - max_messages
-    while start < len(body) and body[start].role is TOOL:
+    start = max(0, len(body) - max_messages)
+    while start < len(body) and body[start].role is TOOL:  # results whose call is cut off (or was never loaded)
         start += 1
-    logger.debug("Session history trimmed to its last %d messages (of %d)", len(body) - start, len(body))
+    if start:
+        logger.debug("Session history trimmed to its last %d messages (of %d)", len(body) - start, len(body))
     return head + list(body[start:])
 
 

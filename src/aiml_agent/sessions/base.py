@@ -142,7 +142,8 @@ class Session(ABC):
         """
         stored = self.load(self.max_messages)
         keep_pending = resuming and stored.last_exit_reason == PAUSED_FOR_APPROVAL
-        return trim(repair(stored.messages, keep_pending=keep_pending), self.max_messages)
+        window = trim(stored.messages, self.max_messages)  # starts after results whose call was cut off
+        return trim(repair(window, keep_pending=keep_pending), self.max_messages)
 
     def start_run(self, messages: Sequence[ChatMessage] | str, *, model: str | None = None) -> SessionRun:
         """Begin a run on this conversation: :attr:`SessionRun.messages` is what the run should work on.
