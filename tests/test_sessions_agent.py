@@ -16,7 +16,7 @@ from haystack.utils import Secret
 from pydantic import BaseModel
 
 from aiml_agent import Agent, AIMLAPIChatGenerator, AIMLAPIError, OutputValidationError, SQLiteSession, Usage, tool
-from aiml_agent.sessions import PAUSED_FOR_APPROVAL, Session
+from aiml_agent.sessions import Session
 from aiml_agent.sessions._history import UNANSWERED_CALL_RESULT
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 
@@ -216,11 +216,12 @@ def test_max_messages_trims_what_is_sent_but_keeps_everything_stored(
     assert caplog.records == []  # results cut off with their call are trimmed, not reported as strays
 
 
-def test_a_tool_call_left_without_result_is_answered_before_new_input(session: SQLiteSession) -> None:
+def test_a_tool_call_left_open_is_answered_when_new_input_follows(session: SQLiteSession) -> None:
     stopped = ChatMessage.from_assistant(tool_calls=[ToolCall("get_weather", {"city": "Rome"}, id="call_7")])
     started = session.start_run("Weather in Rome?")
     started.finish({"messages": [*started.messages, stopped], "exit_reason": "usage_limit", "usage": Usage()})
-    assert session.start_run([]).messages[-1].tool_call_result is not None  # not paused: answered even on a resume
+    assert session.start_run([]).messages[-1] == stopped  # no new input: a resume, which answers the open call
+    assert session.messages()[-1] == stopped
 
     with ScriptedServer(["Sorry, let me retry."]) as server:
         agent_for(server).run("Hello?", session=session)
@@ -234,7 +235,7 @@ def test_a_tool_call_left_without_result_is_answered_before_new_input(session: S
     ]
     messages = session.messages()
     assert messages[2].tool_call_result is not None and messages[2].tool_call_result.error
-    assert len(session.load().messages) == 4  # the repair is made on loading, not stored
+    assert len(session.load()) == 4  # the repair is made on loading, not stored
 
 
 def paused_session(session: Session) -> ToolCall:
@@ -247,8 +248,8 @@ def paused_session(session: Session) -> ToolCall:
         ChatMessage.from_assistant(tool_calls=[call_a, call_b]),
         ChatMessage.from_tool("Sunny in Rome", origin=call_a),
     ]
-    record = run.finish({"messages": paused, "exit_reason": PAUSED_FOR_APPROVAL, "usage": Usage(requests=1)})
-    assert record.exit_reason == PAUSED_FOR_APPROVAL and record.messages == 3
+    record = run.finish({"messages": paused, "exit_reason": "approval_required", "usage": Usage(requests=1)})
+    assert record.exit_reason == "approval_required" and record.messages == 3
     return call_b
 
 
@@ -257,7 +258,7 @@ def test_a_paused_run_is_resumed_from_the_session_with_its_calls_still_waiting(s
 
     assert session.messages()[-1].tool_call_result.origin.id == "call_a"  # call_b is not marked failed
     resumed = session.start_run([])  # no new input: a resume
-    assert resumed.messages == session.load().messages
+    assert resumed.messages == session.load()
     assert resumed.messages[-2].tool_calls[1] == waiting
 
     # what the resumed run adds (the approved call's result, then the answer) lands after the paused run's messages
@@ -271,7 +272,7 @@ def test_a_paused_run_is_resumed_from_the_session_with_its_calls_still_waiting(s
     )
     texts = [m.text or (m.tool_call_result and m.tool_call_result.result) for m in session.messages()]
     assert texts == ["Check Rome, then delete /tmp/x", None, "Sunny in Rome", "deleted", "Done."]
-    assert [r.exit_reason for r in session.runs()] == [PAUSED_FOR_APPROVAL, "text"]
+    assert [r.exit_reason for r in session.runs()] == ["approval_required", "text"]
 
 
 def test_new_input_after_a_paused_run_answers_its_waiting_calls(session: SQLiteSession) -> None:
@@ -311,13 +312,8 @@ def test_another_store_plugs_in_by_subclassing_session() -> None:
             super().__init__("in-memory")
             self.saved: list[tuple[list[ChatMessage], Any]] = []
 
-        def load(self, last: int | None = None) -> Any:
-            from aiml_agent.sessions import StoredHistory
-
-            return StoredHistory(
-                [m for messages, _ in self.saved for m in messages],
-                self.saved[-1][1].exit_reason if self.saved else None,
-            )
+        def load(self, last: int | None = None) -> list[ChatMessage]:
+            return [m for messages, _ in self.saved for m in messages]
 
         def add_run(self, messages: Any, record: Any) -> Any:
             self.saved.append((list(messages), record))

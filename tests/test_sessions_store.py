@@ -90,7 +90,7 @@ def test_every_kind_of_message_comes_back_equal(tmp_path: Path) -> None:
     messages = every_kind_of_message()
     save(SQLiteSession("ada", tmp_path / "c.db"), *messages)
 
-    loaded = SQLiteSession("ada", tmp_path / "c.db").load().messages  # a new connection: read from the file
+    loaded = SQLiteSession("ada", tmp_path / "c.db").load()  # a new connection: read from the file
     assert loaded == messages
     assert loaded[3].tool_calls[1].extra == {"raw_arguments": '{"tz": '}
     assert loaded[3].reasoning == ReasoningContent("The user wants the weather.", extra={"signature": "sig-1"})
@@ -103,7 +103,7 @@ def test_a_meta_value_json_cannot_hold_is_stored_as_text_with_a_warning(
     when = datetime(2026, 1, 31, tzinfo=timezone.utc)
     with caplog.at_level(logging.WARNING, logger="aiml_agent.sessions"):
         save(session, ChatMessage.from_assistant("hi", meta={"at": when}))
-    assert session.load().messages[0].meta == {"at": str(when)}
+    assert session.load()[0].meta == {"at": str(when)}
     assert "datetime" in caplog.text
 
 
@@ -158,9 +158,9 @@ def test_list_sessions_sums_each_session_most_recent_first(tmp_path: Path) -> No
 def test_load_of_the_last_messages_keeps_a_leading_system_message(tmp_path: Path) -> None:
     session = SQLiteSession("s", tmp_path / "c.db")
     save(session, ChatMessage.from_system("rules"), *(ChatMessage.from_user(str(i)) for i in range(5)))
-    assert [m.text for m in session.load(2).messages] == ["rules", "3", "4"]
-    assert [m.text for m in session.load(6).messages] == ["rules", "0", "1", "2", "3", "4"]
-    assert SQLiteSession("empty", tmp_path / "c.db").load(3).messages == []
+    assert [m.text for m in session.load(2)] == ["rules", "3", "4"]
+    assert [m.text for m in session.load(6)] == ["rules", "0", "1", "2", "3", "4"]
+    assert SQLiteSession("empty", tmp_path / "c.db").load(3) == []
 
 
 def test_a_memory_session_lives_in_its_object(tmp_path: Path) -> None:

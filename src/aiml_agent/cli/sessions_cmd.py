@@ -108,7 +108,7 @@ def _show(db: str, session_id: str, *, as_json: bool, style: Style) -> str:
 
     session = _existing(db, session_id)
     runs = session.runs()
-    messages = session.load().messages
+    messages = session.load()
     if as_json:
         listed: list[dict[str, Any]] = []
         start = 0
@@ -148,7 +148,7 @@ def _show(db: str, session_id: str, *, as_json: bool, style: Style) -> str:
 
 def _delete(db: str, session_id: str) -> str:
     session = _existing(db, session_id)
-    runs, messages = len(session.runs()), len(session.load().messages)
+    runs, messages = len(session.runs()), len(session.load())
     session.clear()
     return f"deleted session {session_id} ({_count(runs, 'run')}, {_count(messages, 'message')}) from {session.path}\n"
 

@@ -13,15 +13,13 @@ session.messages(); session.runs(); session.clear()
 another store.
 """
 
-from aiml_agent.sessions.base import PAUSED_FOR_APPROVAL, RunRecord, Session, SessionRun, StoredHistory
+from aiml_agent.sessions.base import RunRecord, Session, SessionRun
 from aiml_agent.sessions.sqlite import SessionSummary, SQLiteSession
 
 __all__ = [
-    "PAUSED_FOR_APPROVAL",
     "RunRecord",
     "SQLiteSession",
     "Session",
     "SessionRun",
     "SessionSummary",
-    "StoredHistory",
 ]

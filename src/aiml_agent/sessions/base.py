@@ -22,9 +22,6 @@ from haystack.dataclasses import ChatMessage
 from aiml_agent.run_result import Usage
 from aiml_agent.sessions._history import repair, repeats_history, trim
 
-#: The exit reason of a run that stopped to wait for a person's approval of some tool calls.
-PAUSED_FOR_APPROVAL = "approval_required"
-
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -65,14 +62,6 @@ class RunRecord:
         }
 
 
-@dataclass
-class StoredHistory:
-    """What a store holds for a session: its messages, oldest first, and how its last saved run ended."""
-
-    messages: list[ChatMessage]
-    last_exit_reason: str | None = None
-
-
 class Session(ABC):
     """A conversation kept between agent runs, processes and restarts. Subclass it for another store.
 
@@ -100,8 +89,8 @@ class Session(ABC):
     # ------------------------------------------------------------------------------ what a store implements
 
     @abstractmethod
-    def load(self, last: int | None = None) -> StoredHistory:
-        """The stored messages as saved, oldest first, and the exit reason of the last saved run.
+    def load(self, last: int | None = None) -> list[ChatMessage]:
+        """The stored messages as saved, oldest first.
 
         :param last: Only the last ``last`` messages are needed, plus the first message when it is a system
             message (a store may return more; history is trimmed afterwards anyway).
@@ -129,27 +118,25 @@ class Session(ABC):
     # ------------------------------------------------------------------------------------ what a run uses
 
     def messages(self) -> list[ChatMessage]:
-        """The whole stored conversation, every tool call answered (calls of a run paused for approval excepted)."""
-        stored = self.load()
-        return repair(stored.messages, keep_pending=stored.last_exit_reason == PAUSED_FOR_APPROVAL)
+        """The whole stored conversation, every tool call answered but the open calls at its end (a run paused for
+        approval, or stopped by a limit, may still be resumed to answer them)."""
+        return repair(self.load(), keep_pending=True)
 
     def history(self, *, resuming: bool = False) -> list[ChatMessage]:
         """The history a run continues from: repaired, and trimmed to ``max_messages``.
 
-        :param resuming: The run has no new input: the tool calls a run paused for approval waits for are left
-            unanswered for it to resume. With new input they are answered with an error result, since the
-            conversation moved on.
+        :param resuming: The run has no new input: tool calls left open at the end (a run paused for approval or
+            stopped by a limit) stay open for it to answer. With new input they are answered with an error
+            result, since the conversation moved on.
         """
-        stored = self.load(self.max_messages)
-        keep_pending = resuming and stored.last_exit_reason == PAUSED_FOR_APPROVAL
-        window = trim(stored.messages, self.max_messages)  # starts after results whose call was cut off
-        return trim(repair(window, keep_pending=keep_pending), self.max_messages)
+        window = trim(self.load(self.max_messages), self.max_messages)  # starts after results cut from their call
+        return trim(repair(window, keep_pending=resuming), self.max_messages)
 
     def start_run(self, messages: Sequence[ChatMessage] | str, *, model: str | None = None) -> SessionRun:
         """Begin a run on this conversation: :attr:`SessionRun.messages` is what the run should work on.
 
         :param messages: The run's new input: a string (one user message), new messages, or ``[]`` to continue
-            the stored conversation as it is (e.g. to resume a run paused for approval).
+            the stored conversation as it is (e.g. to resume a run paused for approval: its open calls are kept).
         :param model: The model the run asks for, recorded when the replies do not name one.
         :raises ValueError: When ``messages`` repeat the stored conversation instead of adding to it.
         """

@@ -20,7 +20,7 @@ from aiml_agent.errors import SessionStoreError
 from aiml_agent.run_result import Usage
 from aiml_agent.sessions import _codec
 from aiml_agent.sessions._sqlite_db import Database
-from aiml_agent.sessions.base import RunRecord, Session, StoredHistory
+from aiml_agent.sessions.base import RunRecord, Session
 
 DEFAULT_PATH = "conversations.db"
 DEFAULT_TIMEOUT = 30.0
@@ -107,36 +107,27 @@ class SQLiteSession(Session):
             for row in rows
         ]
 
-    def load(self, last: int | None = None) -> StoredHistory:
+    def load(self, last: int | None = None) -> list[ChatMessage]:
         """The stored messages as saved, oldest first (only the last ``last``, and a leading system message, when
-        given), and the exit reason of the last saved run."""
+        given)."""
         session_id = self.session_id
 
-        def read(connection: sqlite3.Connection) -> tuple[list[Any], Any]:
+        def read(connection: sqlite3.Connection) -> list[Any]:
             if last is None:
-                rows = connection.execute(
+                return connection.execute(
                     "SELECT id, message FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
                 ).fetchall()
-            else:
-                rows = connection.execute(
-                    "SELECT id, message FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?",
-                    (session_id, last),
-                ).fetchall()[::-1]
-                first = connection.execute(
-                    "SELECT id, role, message FROM messages WHERE session_id = ? ORDER BY id LIMIT 1", (session_id,)
-                ).fetchone()
-                if first is not None and first[1] == "system" and rows and first[0] < rows[0][0]:
-                    rows.insert(0, (first[0], first[2]))
-            last_run = connection.execute(
-                "SELECT exit_reason FROM runs WHERE session_id = ? ORDER BY id DESC LIMIT 1", (session_id,)
+            rows = connection.execute(
+                "SELECT id, message FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?", (session_id, last)
+            ).fetchall()[::-1]
+            first = connection.execute(
+                "SELECT id, role, message FROM messages WHERE session_id = ? ORDER BY id LIMIT 1", (session_id,)
             ).fetchone()
-            return rows, last_run
+            if first is not None and first[1] == "system" and rows and first[0] < rows[0][0]:
+                rows.insert(0, (first[0], first[2]))
+            return rows
 
-        rows, last_run = self._database.run(read, write=False)
-        return StoredHistory(
-            messages=[self._decode(row_id, text) for row_id, text in rows],
-            last_exit_reason=last_run[0] if last_run is not None else None,
-        )
+        return [self._decode(row_id, text) for row_id, text in self._database.run(read, write=False)]
 
     def add_run(self, messages: Sequence[ChatMessage], record: RunRecord) -> RunRecord:
         """Append the run's messages and its record in one transaction."""
