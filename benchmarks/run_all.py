@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BENCHMARKS = ("import", "tool_creation", "agent_loop", "parallel_tools", "replay", "memory", "tracing")
+BENCHMARKS = ("import", "tool_creation", "agent_loop", "parallel_tools", "replay", "memory", "tracing", "sessions")
 
 
 def main(argv: list[str] | None = None) -> dict[str, list[Any]]:

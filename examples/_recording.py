@@ -107,6 +107,25 @@ SCRIPTS: dict[str, list[Any]] = {
         ),
         Reply(text="250 euros are about 270 US dollars (1.08 each) and 212.50 pounds (0.85 each).", cost=SCRIPTED_COST),
     ],
+    # chat_session.py runs in two processes: turns 1-2, then (after a restart) turn 3
+    "chat_session/1": [
+        Reply(
+            tool_calls=[
+                ToolCallReply(
+                    "book_table", {"restaurant": "Casa do Rio", "day": "Friday", "time": "20:00", "people": 2}
+                )
+            ]
+        ),
+        Reply(text="Done: Casa do Rio, Friday at 20:00, for 2 people. Your reference is R-1024.", cost=SCRIPTED_COST),
+        Reply(tool_calls=[ToolCallReply("change_booking", {"reference": "R-1024", "people": 4})]),
+        Reply(text="Changed: booking R-1024 is now for 4 people.", cost=SCRIPTED_COST),
+    ],
+    "chat_session/2": [
+        Reply(
+            text="You're eating at Casa do Rio on Friday at 20:00, for 4 people. Your booking reference is R-1024.",
+            cost=SCRIPTED_COST,
+        ),
+    ],
     "test_replayable_agent": [
         Reply(tool_calls=[ToolCallReply("get_order_status", {"order_id": "A-1001"})]),
         Reply(text="Your order A-1001 has shipped; it should arrive on Thursday."),
@@ -124,6 +143,7 @@ SCRIPT_NAMES = [
     "parallel_async",
     "approval",
     "traced_agent",
+    "chat_session",
 ]
 
 

@@ -123,6 +123,14 @@ def test_memory_quick() -> None:
     assert [row[0] for row in grid.rows] == ["floor (openai SDK loop)", "haystack Agent + seed", "aiml_agent.Agent"]
 
 
+def test_sessions_quick() -> None:
+    runs, writers = _bench("bench_sessions").main(["--quick"])
+    assert _names(runs)[0] == "no session" and "SQLiteSession, 1000 messages, max_messages=20" in _names(runs)
+    assert all(len(stats.samples_ns) == 3 for stats in runs.stats)
+    assert any(note.startswith("goal short history") for note in runs.notes)
+    assert _names(writers) == ["1 thread x 16 runs", "8 threads x 2 runs"]
+
+
 def test_run_all_rejects_unknown_benchmark() -> None:
     with pytest.raises(SystemExit):
         _bench("run_all").main(["--only", "nope"])

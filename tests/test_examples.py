@@ -72,6 +72,16 @@ EXPECTED = {
         "cost.usd=3.15e-05",
         "Assistant: 250 euros are about 270 US dollars",
     ],
+    "chat_session": [  # two processes: turns 1-2, then turn 3 from the database after a restart
+        'tool book_table({"restaurant": "Casa do Rio", "day": "Friday", "time": "20:00", "people": 2})',
+        "Assistant: Done: Casa do Rio, Friday at 20:00, for 2 people. Your reference is R-1024.",
+        'tool change_booking({"reference": "R-1024", "people": 4}) -> Booking R-1024 now for 4 people.',
+        "[restarting: a new process continues the conversation from the database]",
+        "[new process: session 'ada' has 8 messages from 2 runs]",
+        "Assistant: You're eating at Casa do Rio on Friday at 20:00, for 4 people. Your booking reference is R-1024.",
+        "run 1 (openai/gpt-5-chat-latest): 73 tokens, 63 credits, exit reason: text",
+        "run 3 (openai/gpt-5-chat-latest): 100 tokens, 63 credits, exit reason: text",
+    ],
 }
 
 

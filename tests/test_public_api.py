@@ -69,6 +69,7 @@ def test_every_library_error_derives_from_the_base_and_keeps_its_builtin_base() 
         errors.ToolTimeoutError: TimeoutError,
         errors.ApprovalError: ValueError,
         errors.ToolRetry: Exception,
+        errors.SessionStoreError: RuntimeError,
     }
     for error_class, builtin in expected.items():
         assert issubclass(error_class, errors.AIMLAgentError), error_class

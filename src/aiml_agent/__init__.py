@@ -43,6 +43,10 @@ _EXPORTS: dict[str, str] = {
     "Edit": "aiml_agent.approval",
     "instrument": "aiml_agent.tracing",
     "uninstrument": "aiml_agent.tracing",
+    "Session": "aiml_agent.sessions",
+    "SQLiteSession": "aiml_agent.sessions",
+    "RunRecord": "aiml_agent.sessions",
+    "SessionStoreError": "aiml_agent.errors",
 }
 
 __all__ = [
@@ -59,6 +63,10 @@ __all__ = [
     "OutputValidationError",
     "PendingToolCall",
     "RunContext",
+    "RunRecord",
+    "SQLiteSession",
+    "Session",
+    "SessionStoreError",
     "Step",
     "StrictSchemaError",
     "ToolArgumentsError",
@@ -90,6 +98,7 @@ if TYPE_CHECKING:
         ApprovalError,
         MissingAPIKeyError,
         OutputValidationError,
+        SessionStoreError,
         StrictSchemaError,
         ToolArgumentsError,
         ToolDefinitionError,
@@ -98,6 +107,7 @@ if TYPE_CHECKING:
     )
     from aiml_agent.generator import AIMLAPIChatGenerator
     from aiml_agent.run_result import Step, ToolCallRecord, Usage, UsageLimits
+    from aiml_agent.sessions import RunRecord, Session, SQLiteSession
     from aiml_agent.strict import to_strict_schema
     from aiml_agent.tool_controls import ToolControls
     from aiml_agent.tool_failure import FieldError, ToolFailure, format_tool_failure

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from haystack import component, default_from_dict, default_to_dict
 from haystack.components.generators.chat.types import ChatGenerator
@@ -51,6 +51,9 @@ from aiml_agent.errors import OutputValidationError
 from aiml_agent.run_result import RunState, Step, Usage, UsageLimits
 from aiml_agent.tool_controls import ToolControls
 from aiml_agent.tool_failure import ToolErrorFormatter, ToolFailure, field_error_lines, format_tool_failure
+
+if TYPE_CHECKING:  # a session is used through its methods: no import of the sessions package at run time
+    from aiml_agent.sessions import Session
 
 DEFAULT_MAX_STEPS = 20
 DEFAULT_TOOL_CONCURRENCY = 32
@@ -220,6 +223,7 @@ class Agent:
         tools: AgentTools | None = None,
         max_steps: int | None = None,
         approvals: Mapping[str, ApprovalDecision] | None = None,
+        session: Session | None = None,
     ) -> dict[str, Any]:
         """Run the loop until the model is done (or the run must stop).
 
@@ -236,19 +240,26 @@ class Agent:
             name, ``"max_steps"``, ``"length"``, ``"content_filter"``, ``"tool_retries"``, ``"usage_limit"``,
             ``"approval_required"``), ``usage``, ``steps``, ``pending`` (the calls waiting for approval), and
             ``output`` when ``output_type`` is set.
+        :param session: A stored conversation to continue: its history goes first, ``messages`` hold only the new
+            input (``[]`` continues as it is, e.g. to resume a paused run), and the run is saved into it when it
+            ends. A run that raises saves nothing.
         :raises ApprovalError: ``approvals`` name a call that is not waiting, or hold a wrong decision.
         :raises ToolArgumentsError: An ``Edit``'s arguments are invalid (nothing ran).
         """
         callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=False)
+        session_run = session.start_run(messages, model=self._model_name()) if session is not None else None
         run_tools = as_tools(tools)
         self._warm_up_tools(run_tools)
-        run = self._start(messages, deps, generation_kwargs, run_tools, max_steps, approvals)
+        new_messages = session_run.messages if session_run is not None else messages
+        run = self._start(new_messages, deps, generation_kwargs, run_tools, max_steps, approvals)
         turn = Turn.resumed_from(run.messages)
         check_approvals(run, turn)
         with _observe.agent_run(self, run.messages) as observed:
             self._loop(run, turn, callback)
             result = self._result(run)
             observed.finish(result)
+        if session_run is not None:
+            session_run.finish(result)
         return result
 
     def _loop(self, run: RunState, turn: Turn | None, callback: SyncStreamingCallbackT | None) -> None:
@@ -289,20 +300,31 @@ class Agent:
         tools: AgentTools | None = None,
         max_steps: int | None = None,
         approvals: Mapping[str, ApprovalDecision] | None = None,
+        session: Session | None = None,
     ) -> dict[str, Any]:
         """Async version of :meth:`run` (same parameters and result); callbacks and the approval handler may
         be sync or async."""
         callback = streaming_callback or self.streaming_callback  # sync ones are fine here: called inline
+        model = self._model_name()
+        session_run = await session.start_run_async(messages, model=model) if session is not None else None
         run_tools = as_tools(tools)
         await self._warm_up_tools_async(run_tools)
-        run = self._start(messages, deps, generation_kwargs, run_tools, max_steps, approvals)
+        new_messages = session_run.messages if session_run is not None else messages
+        run = self._start(new_messages, deps, generation_kwargs, run_tools, max_steps, approvals)
         turn = Turn.resumed_from(run.messages)
         check_approvals(run, turn)
         with _observe.agent_run(self, run.messages) as observed:
             await self._loop_async(run, turn, callback)
             result = self._result(run)
             observed.finish(result)
+        if session_run is not None:
+            await session_run.finish_async(result)
         return result
+
+    def _model_name(self) -> str | None:
+        """The chat generator's model id, recorded with a session's runs."""
+        model = getattr(self.chat_generator, "model", None)
+        return model if isinstance(model, str) else None
 
     async def _loop_async(self, run: RunState, turn: Turn | None, callback: StreamingCallbackT | None) -> None:
         """:meth:`_loop` for ``run_async``."""

@@ -116,3 +116,15 @@ class MissingAPIKeyError(AIMLAgentError, ValueError):
 
 class OutputValidationError(AIMLAgentError, ValueError):
     """The model's final answer did not match the Agent's ``output_type``, even after the allowed retries."""
+
+
+class SessionStoreError(AIMLAgentError, RuntimeError):
+    """A conversation store cannot be opened, read or written; the message names the store and what was wrong.
+
+    :param message: What went wrong and, where it helps, what to do about it.
+    :param path: The database file (or other location) of the store, when it has one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

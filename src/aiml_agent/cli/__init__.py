@@ -17,6 +17,7 @@ from contextlib import contextmanager, nullcontext
 from importlib import import_module
 from typing import NoReturn
 
+from aiml_agent.cli import sessions_cmd
 from aiml_agent.cli.common import CLIError
 
 __all__ = ["CLIError", "build_parser", "main"]
@@ -36,6 +37,8 @@ _EXAMPLES = f"""examples:
   {PROG} run my_tools.py "..." --cassette run.yaml --record   record a run, then replay it offline
   {PROG} run my_tools.py "My orders?" --deps '{{"user_id": 42}}'   ctx.deps for RunContext tools
   {PROG} cassette show cassettes/test_agent.yaml      read what a test recorded
+  {PROG} run my_tools.py "And tomorrow?" --session ada   continue a stored conversation
+  {PROG} sessions show ada                           read it, with usage and cost per run
 
 Run '{PROG} COMMAND --help' for the options of one command."""
 
@@ -118,7 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--record", action="store_true", help="with --cassette: record the run into FILE instead")
     run.add_argument("--json", action="store_true", help="print the run result as JSON instead of text")
     run.add_argument("--trace", action="store_true", help="print an OpenTelemetry span line per model and tool call")
+    run.add_argument("--session", metavar="ID", help="continue the stored conversation ID and save this run to it")
+    run.add_argument("--db", metavar="PATH", help=f"with --session: {sessions_cmd.DB_HELP}")
     _add_debug(run)
+
+    sessions_cmd.add_parser(commands, _add_debug)
 
     cassette = commands.add_parser(
         "cassette",
@@ -158,6 +165,7 @@ _COMMANDS: dict[str, str] = {
     "tools": "aiml_agent.cli.tools_cmd",
     "run": "aiml_agent.cli.run_cmd",
     "cassette": "aiml_agent.cli.cassette_cmd",
+    "sessions": "aiml_agent.cli.sessions_cmd",
 }
 
 

@@ -69,6 +69,11 @@ def number_text(value: object) -> str:
     return str(value)
 
 
+def seconds_text(value: float) -> str:
+    """A duration as ``250 ms`` under a second, else ``1.50 s``."""
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
 def indent(text: str, prefix: str) -> str:
     """Indent every line of ``text`` (including empty ones) with ``prefix``."""
     return "\n".join(prefix + line if line else prefix.rstrip() for line in text.splitlines() or [""])

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from aiml_agent.cli.common import CLIError, Style, json_value
 from aiml_agent.cli.run_output import RunPrinter, pending_text, result_json, summary_line
+from aiml_agent.cli.sessions_cmd import DEFAULT_DB, open_session
 from aiml_agent.cli.target import load_tools
 from aiml_agent.testing.cassettes import KEY_ENV, cassette_path
 
@@ -31,6 +32,8 @@ def execute(args: argparse.Namespace) -> int:
 
     from aiml_agent.agent import Agent
     from aiml_agent.generator import AIMLAPIChatGenerator
+
+    session = open_session(args.session, args.db or DEFAULT_DB) if args.session else None
 
     out = sys.stdout
     printer = RunPrinter(out, Style(out), quiet=args.json)
@@ -56,7 +59,7 @@ def execute(args: argparse.Namespace) -> int:
     with _cassette(cassette_file, record=args.record):
         agent = Agent(AIMLAPIChatGenerator(**generator_kwargs), loaded.tools, **agent_kwargs)
         try:
-            result = agent.run(args.prompt, deps=deps)
+            result = agent.run(args.prompt, deps=deps, session=session)
         except Exception as error:
             explained = _explain(error, cassette_file)
             if explained is error:
@@ -65,11 +68,16 @@ def execute(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
 
     if args.json:
-        out.write(json.dumps(result_json(result, elapsed), indent=2, ensure_ascii=False, default=str) + "\n")
+        data = result_json(result, elapsed)
+        if session is not None:
+            data["session"] = {"id": session.session_id, "db": session.path}
+        out.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     else:
         printer.finish(result)
         out.write(pending_text(result, printer.style))
         out.write("\n" + printer.style(summary_line(result, elapsed), "dim") + "\n")
+        if session is not None:
+            out.write(printer.style(f"saved to session {session.session_id} in {session.path}", "dim") + "\n")
     out.flush()
     return 0
 
@@ -103,6 +111,8 @@ def _check_inputs(args: argparse.Namespace) -> Path | None:
     has_key = bool(os.environ.get(KEY_ENV))
     if args.record and not args.cassette:
         raise CLIError("--record needs --cassette FILE (the file to record into)")
+    if args.db and not args.session:
+        raise CLIError("--db needs --session ID (the conversation to continue)")
     if not args.cassette:
         if not has_key:
             raise CLIError(f"set {KEY_ENV} or pass --cassette FILE to replay a recorded run")
@@ -142,14 +152,14 @@ def _cassette(file: Path | None, *, record: bool) -> Iterator[None]:
 
 def _explain(error: Exception, cassette_file: Path | None) -> Exception:
     """One line for what went wrong during the run; errors we have no better words for pass through."""
-    from aiml_agent.errors import AIMLAPIError, StrictSchemaError
+    from aiml_agent.errors import AIMLAPIError, SessionStoreError, StrictSchemaError
 
     for cause in _chain(error):
         if type(cause).__name__ == "CannotOverwriteExistingCassetteException":
             return CLIError(f"{cassette_file}: {_mismatch(cause)}; re-record with --record if the change is wanted")
     if isinstance(error, StrictSchemaError):
         return CLIError(f"a tool cannot be sent strict: {error} (drop --strict, or mark the tool strict=False)")
-    if isinstance(error, AIMLAPIError):
+    if isinstance(error, (AIMLAPIError, SessionStoreError)):
         return CLIError(" ".join(str(error).split()))
     return error
 

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any, TextIO
 
-from aiml_agent.cli.common import Style, usage_text
+from aiml_agent.cli.common import Style, seconds_text, usage_text
 from aiml_agent.run_result import Usage
 
 _RESULT_PREVIEW = 300
@@ -72,7 +72,7 @@ class RunPrinter:
             self.at_line_start = True
             self.after_tools = True
             return
-        self._write(f"{head}  {self.style(_seconds(duration), 'dim')}\n")
+        self._write(f"{head}  {self.style(seconds_text(duration), 'dim')}\n")
         text = _preview(str(result.result))
         if result.error:
             self._write(self.style(f"  ✗ {text}", "red") + "\n")
@@ -109,10 +109,6 @@ def _preview(text: str) -> str:
     return flat if len(flat) <= _RESULT_PREVIEW else flat[: _RESULT_PREVIEW - 1] + "…"
 
 
-def _seconds(value: float) -> str:
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-
-
 def pending_text(result: dict[str, Any], style: Style) -> str:
     """For a run paused for approval: what waits, and how to decide (empty when nothing waits)."""
     pending = result.get("pending") or []
@@ -135,7 +131,7 @@ def summary_line(result: dict[str, Any], elapsed: float) -> str:
     spent = usage_text(usage.to_dict(), usage.cost)
     if spent:
         parts.append(spent)
-    parts.append(_seconds(elapsed))
+    parts.append(seconds_text(elapsed))
     reason = result.get("exit_reason")
     if reason and reason != "text":
         parts.append(f"stopped: {reason}")
