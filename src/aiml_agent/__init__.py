@@ -16,6 +16,10 @@ _EXPORTS: dict[str, str] = {
     "AIMLAPIError": "aiml_agent.errors",
     "AIMLAgentError": "aiml_agent.errors",
     "MissingAPIKeyError": "aiml_agent.errors",
+    "ModelCapabilityError": "aiml_agent.errors",
+    "ModelProfile": "aiml_agent.profiles",
+    "profile_for": "aiml_agent.profiles",
+    "refresh_catalogue": "aiml_agent.profiles",
     "tool": "aiml_agent.tools",
     "create_tool": "aiml_agent.tools",
     "FunctionTool": "aiml_agent.tools",
@@ -39,6 +43,8 @@ __all__ = [
     "Agent",
     "FunctionTool",
     "MissingAPIKeyError",
+    "ModelCapabilityError",
+    "ModelProfile",
     "OutputValidationError",
     "RunContext",
     "Step",
@@ -50,6 +56,8 @@ __all__ = [
     "Usage",
     "__version__",
     "create_tool",
+    "profile_for",
+    "refresh_catalogue",
     "to_strict_schema",
     "tool",
 ]
@@ -61,12 +69,14 @@ if TYPE_CHECKING:
         AIMLAgentError,
         AIMLAPIError,
         MissingAPIKeyError,
+        ModelCapabilityError,
         OutputValidationError,
         StrictSchemaError,
         ToolArgumentsError,
         ToolDefinitionError,
     )
     from aiml_agent.generator import AIMLAPIChatGenerator
+    from aiml_agent.profiles import ModelProfile, profile_for, refresh_catalogue
     from aiml_agent.run_result import Step, ToolCallRecord, Usage
     from aiml_agent.strict import to_strict_schema
     from aiml_agent.tools import FunctionTool, create_tool, tool

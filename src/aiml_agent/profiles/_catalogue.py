@@ -174,6 +174,7 @@ class Catalogue:
     :param fetched_at: When they were fetched (ISO 8601), for a cache or a refresh.
     :param base_url: The API they were fetched from, for a cache or a refresh.
     :param etag: The answer's ETag, for a cache or a refresh.
+    :param warning: Why a refresh fell back to this catalogue, when it did.
     """
 
     def __init__(
@@ -184,8 +185,10 @@ class Catalogue:
         fetched_at: str | None = None,
         base_url: str | None = None,
         etag: str | None = None,
+        warning: str | None = None,
     ) -> None:
         self.models = tuple(models)
+        self.warning = warning
         self.source = source
         self.fetched_at = fetched_at
         self.base_url = base_url

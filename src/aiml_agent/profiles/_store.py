@@ -98,13 +98,19 @@ def refresh_catalogue(base_url: str | None = None, cache_dir: str | os.PathLike[
                 raise ValueError("the answer lists no text model")
             fresh = Catalogue(models, source="network", fetched_at=_now(), base_url=url_base, etag=new_etag)
     except (OSError, ValueError) as error:  # urllib's errors are OSErrors; bad JSON or shape a ValueError
-        fallback = cached or embedded_catalogue()
-        logger.warning(
-            "Could not refresh the model catalogue from %s/models (%s); using the %s (%d models).",
-            url_base,
-            _reason(error),
-            "cached one" if cached is not None else "snapshot embedded in aiml-agent",
-            len(fallback),
+        kept = cached or embedded_catalogue()
+        warning = (
+            f"Could not refresh the model catalogue from {url_base}/models ({_reason(error)}); using the "
+            f"{'cached one' if cached is not None else 'snapshot embedded in aiml-agent'} ({len(kept)} models)."
+        )
+        logger.warning(warning)
+        fallback = Catalogue(
+            kept.models,
+            source=kept.source,
+            fetched_at=kept.fetched_at,
+            base_url=kept.base_url,
+            etag=kept.etag,
+            warning=warning,
         )
         with _lock:
             _current = fallback
