@@ -8,7 +8,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from test_cli import WEATHER_TOOLS, call_cli, isolated_imports, run_cli  # noqa: F401 - a fixture
