@@ -184,8 +184,8 @@ def completion_to_message(completion: Any, choice: Any, wire: Mapping[str, Any] 
     """
     message = choice.message
     tool_calls = [
-        parse_tool_call(tool_name=tc.function.name, raw_arguments=tc.function.arguments, call_id=tc.id)
-        for tc in message.tool_calls or []
+        parse_tool_call(tool_name=tc.function.name, raw_arguments=tc.function.arguments, call_id=_call_id(tc.id, i))
+        for i, tc in enumerate(message.tool_calls or [])
         if getattr(tc, "type", "function") == "function" and getattr(tc, "function", None) is not None
     ]
     meta: dict[str, Any] = {
@@ -242,9 +242,9 @@ class StreamAssembler:
 
     A delta belongs to the call with its id; a delta with a new id starts a new call even when its ``index``
     repeats one already seen; a delta without an id continues the call its ``index`` last meant, or the latest
-    call when it has no ``index`` either, unless it names a function while that call is complete (then it starts
-    a new one: Gemini sends whole calls without id or index). The StreamingChunks carry these resolved indexes,
-    so a callback sees consistent ones too.
+    call when it has no ``index`` either. A delta that names a function when the call it would continue is
+    already complete (name and arguments) starts a new one: Gemini sends whole calls with empty or repeated ids
+    and no index. The StreamingChunks carry these resolved indexes, so a callback sees consistent ones too.
     """
 
     def __init__(self, info: ComponentInfo | None) -> None:
@@ -304,7 +304,8 @@ class StreamAssembler:
         function = getattr(raw, "function", None)
         name = getattr(function, "name", None) or None
         arguments = getattr(function, "arguments", None) or None
-        call_id = getattr(raw, "id", None) or None
+        sent_id = getattr(raw, "id", None)
+        call_id = sent_id or None  # an empty id identifies nothing
         raw_index = getattr(raw, "index", None)
         raw_index = raw_index if isinstance(raw_index, int) else None
         position: int | None = None
@@ -314,8 +315,8 @@ class StreamAssembler:
             position = self._by_raw_index[raw_index]
         elif self._calls and not name:
             position = len(self._calls) - 1
-        if position is not None and call_id is None and name and self._complete(position):
-            position = None  # a whole new call without id: Gemini's parallel calls
+        if position is not None and name and self._complete(position):
+            position = None  # a named delta after a complete call is a new call: Gemini's ids are empty or repeated
         if position is None:
             position = len(self._calls)
             self._calls.append({"id": call_id, "name": None, "arguments": ""})
@@ -329,7 +330,7 @@ class StreamAssembler:
             call["name"] = name
         if arguments:
             call["arguments"] += arguments
-        return ToolCallDelta(index=position, tool_name=new_name, arguments=arguments, id=call_id)
+        return ToolCallDelta(index=position, tool_name=new_name, arguments=arguments, id=sent_id)
 
     def _complete(self, position: int) -> bool:
         call = self._calls[position]
@@ -397,7 +398,8 @@ def stream_to_message(
 def chunks_to_message(chunks: list[StreamingChunk]) -> ChatMessage:
     """Join the streamed chunks of one reply into a ChatMessage (text, reasoning, tool calls, meta, cost).
 
-    Tool-call fragments are joined by their (resolved) ``index``; each call keeps the first id and name it got.
+    Tool-call fragments are joined by their (resolved) ``index``; each call keeps the first id and name it got
+    (a call the server gave no id at all gets ``call_<index>``, so that its result can answer it).
     """
     text = "".join(chunk.content for chunk in chunks)
     reasoning_text = "".join(chunk.reasoning.reasoning_text for chunk in chunks if chunk.reasoning)
@@ -406,15 +408,15 @@ def chunks_to_message(chunks: list[StreamingChunk]) -> ChatMessage:
     for chunk in chunks:
         for delta in chunk.tool_calls or []:
             call = calls.setdefault(delta.index, {"id": None, "name": "", "arguments": ""})
-            if delta.id and not call["id"]:
+            if delta.id is not None and not call["id"]:
                 call["id"] = delta.id
             if delta.tool_name and not call["name"]:
                 call["name"] = delta.tool_name
             if delta.arguments:
                 call["arguments"] += delta.arguments
     tool_calls = [
-        parse_tool_call(tool_name=call["name"], raw_arguments=call["arguments"], call_id=call["id"])
-        for _, call in sorted(calls.items())
+        parse_tool_call(tool_name=call["name"], raw_arguments=call["arguments"], call_id=_call_id(call["id"], index))
+        for index, call in sorted(calls.items())
     ]
 
     def last(key: str) -> Any:
@@ -454,6 +456,12 @@ def not_json_answer(error: json.JSONDecodeError, base_url: str) -> AIMLAPIError:
         f"The answer from {base_url} is not JSON ({error.msg} at position {error.pos}): {_excerpt(error.doc)}",
         body=_excerpt(error.doc),
     )
+
+
+def _call_id(sent: str | None, position: int) -> str:
+    """The id a tool call is answered under: as sent (even empty, as Gemini sends it), else ``call_<position>``
+    (a tool message must name a call id)."""
+    return sent if sent is not None else f"call_{position}"
 
 
 def _excerpt(text: str, limit: int = 200) -> str:

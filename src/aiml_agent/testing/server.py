@@ -56,7 +56,8 @@ class ToolCallReply:
     :param name: The function name the "model" calls.
     :param arguments: A dict (sent as JSON) or a raw string, sent as is (e.g. ``'{"tz": '`` to simulate
         malformed JSON from the model).
-    :param id: The call id; ``None`` gives ``"call_N"``, numbered per server in the order calls are sent.
+    :param id: The call id; ``None`` gives ``"call_N"``, numbered per server in the order calls are sent (``""``
+        is sent as is, as Gemini does).
     """
 
     name: str
@@ -535,7 +536,7 @@ class ScriptedServer:
             for call in reply.tool_calls:
                 if call.id is None:
                     self._call_counter += 1
-                ids.append(call.id or f"call_{self._call_counter}")
+                ids.append(call.id if call.id is not None else f"call_{self._call_counter}")
             return ids
 
     def _base(self, body: dict[str, Any], reply: Reply, obj: str) -> dict[str, Any]:
