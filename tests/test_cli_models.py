@@ -36,11 +36,12 @@ def test_models_lists_the_embedded_catalogue_with_what_each_accepts() -> None:
     result = run_cli("models")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["MODEL", "FAMILY", "TOOLS", "STRICT", "FORMAT", "SYSTEM", "PARALLEL"]
-    [gpt] = [line for line in lines if line.startswith("openai/gpt-4o (gpt-4o)")]
-    assert gpt.split()[2:] == ["openai", "yes", "yes", "yes", "yes", "yes"]
+    assert lines[0].split() == ["MODEL", "FAMILY", "TOOLS", "STRICT", "FORMAT", "SYSTEM", "PARALLEL", "ALIASES"]
+    [gpt] = [line for line in lines if line.startswith("openai/gpt-4o ")]
+    assert gpt.split()[1:] == ["openai", "yes", "yes", "yes", "yes", "yes", "gpt-4o"]
     [claude] = [line for line in lines if line.startswith("anthropic/claude-sonnet-4.5 ")]
-    assert claude.split()[-6:] == ["anthropic", "yes", "no", "no", "no", "no"]
+    assert claude.split()[1:7] == ["anthropic", "yes", "no", "no", "no", "no"]
+    assert claude.endswith("claude-sonnet-4-5-20250929, claude-sonnet-4-5")
     assert lines[-1].startswith("268 of 268 models; catalogue: the snapshot embedded in aiml-agent")
 
 

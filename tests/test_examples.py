@@ -50,6 +50,14 @@ EXPECTED = {
         "It's 21:30 in Tokyo, so most shops are closing.",
         "(2 model calls, 61 tokens)",
     ],
+    "switch_models": [
+        "== openai/gpt-4o: family openai, schema dialect openai, strict tools: yes",
+        'plan_trip({"traveller": "Ada", "stops": [{"city": "Lyon", "nights": 2}',
+        "Assistant: Ada's trip: Lyon for two nights",
+        "== google/gemini-2.5-flash: family google, schema dialect google, strict tools: no",
+        "-> Ada: Lyon -> Marseille, 3 nights, budget 600 EUR",
+        "Assistant: Ada's trip: Lyon for two nights",
+    ],
     "parallel_async": [
         "then 3 tool calls in",
         'fetch_hotels({"city": "Lisbon", "nights": 3}) took',

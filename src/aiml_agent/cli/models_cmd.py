@@ -50,12 +50,11 @@ def execute(args: argparse.Namespace) -> int:
         out.write(json.dumps(listed, indent=2, ensure_ascii=False) + "\n")
         return 0
     style = Style(out)
-    names = [model.id + (f" ({', '.join(model.aliases)})" if model.aliases else "") for model, _ in rows]
-    width = min(max([len(n) for n in names] + [5]), 60)
+    width = max([len(model.id) for model, _ in rows] + [5])
     family_width = max([len(p.family) for _, p in rows] + [6])
     header = f"{'MODEL':<{width}}  {'FAMILY':<{family_width}}  " + "  ".join(title for title, _ in _COLUMNS)
-    out.write(style(header, "bold") + "\n")
-    for name, (model, profile) in zip(names, rows):
+    out.write(style(header + "  ALIASES", "bold") + "\n")
+    for model, profile in rows:
         cells = [
             style(
                 f"{'yes' if getattr(profile, field) else 'no':<{len(title)}}",
@@ -63,8 +62,9 @@ def execute(args: argparse.Namespace) -> int:
             )
             for title, field in _COLUMNS
         ]
-        note = "" if model.endpoint == "chat" else "  " + style(f"({model.endpoint} endpoint)", "yellow")
-        line = f"{name:<{width}}  {profile.family:<{family_width}}  " + "  ".join(cells) + note
+        aliases = ", ".join(model.aliases)
+        note = "" if model.endpoint == "chat" else style(f"({model.endpoint} endpoint) ", "yellow")
+        line = f"{model.id:<{width}}  {profile.family:<{family_width}}  " + "  ".join(cells) + "  " + note + aliases
         out.write(line.rstrip() + "\n")
     out.write(style(f"{len(rows)} of {len(catalogue)} models; {_source(catalogue)}", "dim") + "\n")
     return 0
