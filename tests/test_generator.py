@@ -17,7 +17,7 @@ from haystack.tools import Tool
 from haystack.utils import Secret
 from pydantic import BaseModel
 
-from aiml_agent._responses import stream_to_message
+from aiml_agent._streams import stream_to_message
 from aiml_agent.errors import AIMLAPIError
 from aiml_agent.generator import AIMLAPIChatGenerator
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply

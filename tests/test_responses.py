@@ -10,7 +10,7 @@ from haystack.dataclasses import ComponentInfo, StreamingChunk
 from openai import OpenAI
 from openai.types.chat import ChatCompletionChunk
 
-from aiml_agent._responses import read_stream, read_stream_async
+from aiml_agent._streams import read_stream, read_stream_async
 from aiml_agent.testing import Reply, ScriptedServer
 
 INFO = ComponentInfo(type="aiml_agent.generator.AIMLAPIChatGenerator", name="llm")

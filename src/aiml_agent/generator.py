@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import os
 import threading
 import weakref
@@ -44,24 +43,17 @@ from openai.resources.chat.completions import Completions
 from pydantic import BaseModel
 
 from aiml_agent import _haystack  # noqa: F401 - Pipeline.from_dict must find the generator on the allowlist
+from aiml_agent._exchange import Exchange
 from aiml_agent._http import (
     AsyncRetryingClient,
     RetryingClient,
     default_http_client,
     without_openai_environment_headers,
 )
-from aiml_agent._openai_errors import translated
-from aiml_agent._request import CLIENT_REQUEST_ID_HEADER, chat_arguments, response_format_for
-from aiml_agent._responses import (
-    check_finish_reason,
-    completion_replies,
-    not_json_answer,
-    read_stream,
-    read_stream_async,
-    stream_to_message,
-    wire_meta,
-)
-from aiml_agent._retries import Attempts, call_with_retries, call_with_retries_async
+from aiml_agent._request import chat_arguments, response_format_for
+from aiml_agent._responses import check_finish_reason, completion_replies
+from aiml_agent._retries import call_with_retries, call_with_retries_async
+from aiml_agent._streams import read_stream, read_stream_async, stream_to_message
 from aiml_agent.errors import AIMLAPIError, MissingAPIKeyError
 from aiml_agent.profiles import ModelProfile, profile_for
 
@@ -343,7 +335,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             return {"replies": []}
         if args["stream"] and callback is None:
             callback = _discard_chunk  # stream=True without a callback: stream, then return the whole reply
-        exchange = _Exchange(client, args)
+        exchange = Exchange(client, args)
         failure: AIMLAPIError | None = None
         try:
             raw = call_with_retries(
@@ -391,7 +383,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             return {"replies": []}
         if args["stream"] and async_callback is None:
             async_callback = _discard_chunk
-        exchange = _Exchange(client, args)
+        exchange = Exchange(client, args)
         failure: AIMLAPIError | None = None
         try:
             raw = await call_with_retries_async(
@@ -442,40 +434,6 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         """The profile requests are shaped by: the one given, else `profile_for(model)` (asked on every request,
         so a refreshed catalogue applies at once)."""
         return self.profile if self.profile is not None else profile_for(self.model)
-
-
-class _Exchange:
-    """One logical request (all its attempts): its client request id, attempt count and error translation."""
-
-    def __init__(self, client: RetryingClient | AsyncRetryingClient, args: dict[str, Any]) -> None:
-        self.client = client
-        self.url = str(client.base_url).rstrip("/")
-        self.attempts = Attempts()
-        headers = args.get("extra_headers") or {}
-        self.client_request_id = next(
-            (str(v) for k, v in headers.items() if k.lower() == CLIENT_REQUEST_ID_HEADER.lower()), None
-        )
-
-    def parsed(self, raw: Any) -> Any:
-        """The SDK's parse of the raw answer (a completion, a stream, or the text of a non-JSON answer)."""
-        try:
-            return raw.parse()
-        except json.JSONDecodeError as error:
-            raise not_json_answer(error, self.url) from None
-
-    def wire(self, raw: Any) -> dict[str, Any]:
-        return wire_meta(raw.headers, self.client_request_id)
-
-    def failure(self, error: BaseException) -> AIMLAPIError | None:
-        """The AIMLAPIError to raise for ``error`` (None: not a request failure, raise it as it is)."""
-        return translated(
-            error,
-            base_url=self.url,
-            timeout=self.client.timeout,
-            attempts=max(self.attempts.count, 1),
-            secret=self.client.api_key,
-            client_request_id=self.client_request_id,
-        )
 
 
 def _message_list(messages: list[ChatMessage] | str) -> list[ChatMessage]:
