@@ -331,3 +331,17 @@ def test_base_url_from_the_environment_when_not_given(monkeypatch: pytest.Monkey
     assert AIMLAPIChatGenerator().to_dict()["init_parameters"]["api_base_url"] is None  # what was given: nothing
     given_url = AIMLAPIChatGenerator(api_base_url="http://proxy.local/v1").to_dict()["init_parameters"]
     assert given_url["api_base_url"] == "http://proxy.local/v1"
+
+
+def test_folding_keeps_the_parts_of_a_multimodal_first_message() -> None:
+    from haystack.dataclasses import ImageContent, TextContent
+
+    from aiml_agent._request import chat_messages
+
+    image = ImageContent(base64_image="iVBORw0KGgo=", mime_type="image/png")
+    user = ChatMessage.from_user(content_parts=[TextContent("What is this?"), image])
+    no_system = ModelProfile(family="x", supports_system_role=False)
+    sent = chat_messages([ChatMessage.from_system("Answer in French."), user], no_system)
+    [message] = sent
+    assert message["role"] == "user" and message["content"][0] == {"type": "text", "text": "Answer in French."}
+    assert message["content"][1:] == user.to_openai_dict_format()["content"]
