@@ -290,18 +290,6 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             profile=self.profile.to_dict() if self.profile is not None else None,
         )
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AIMLAPIChatGenerator:
-        """
-        Deserialize a generator written by `to_dict`.
-
-        :param data: The serialized component.
-        :returns: The generator.
-        """
-        generator = super(AIMLAPIChatGenerator, cls).from_dict(data)  # noqa: UP008 - see __init__
-        assert isinstance(generator, AIMLAPIChatGenerator)
-        return generator
-
     # ---- running -------------------------------------------------------------------------------------------
 
     @component.output_types(replies=list[ChatMessage])
