@@ -105,7 +105,8 @@ class Reply:
         in one delta, as Gemini sends them).
     :param events: For a streamed answer: these raw SSE ``data:`` payloads instead of the scripted reply's.
     :param content_type: The content type of a raw `body` (default: JSON for data, text for str / bytes).
-    :param inference_id: The ``x-inference-id`` header; ``None`` gives a fresh one.
+    :param inference_id: The ``x-inference-id`` header; ``None`` gives ``"inf-N"``, numbered per server in the
+        order answers are sent (so that recording an unchanged run again gives the same file).
     """
 
     text: str | None = None
@@ -304,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.owner._next_reply(request)
         if reply.delay:
             time.sleep(reply.delay)
-        headers = {"x-inference-id": reply.inference_id or f"inf-{uuid.uuid4()}"}
+        headers = {"x-inference-id": reply.inference_id or self.server.owner._next_inference_id()}
         if "x-client-request-id" in request.headers:
             headers["x-client-request-id"] = request.headers["x-client-request-id"]
         headers.update(reply.headers)
@@ -426,6 +427,7 @@ class ScriptedServer:
         self._requests: list[RecordedRequest] = []
         self._served = 0
         self._call_counter = 0
+        self._inference_counter = 0
         self._connections: set[socket.socket] = set()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -529,6 +531,11 @@ class ScriptedServer:
         if not isinstance(item, Reply):
             return Reply.error(500, f"ScriptedServer script item must be a Reply or str, got {item!r}")
         return item
+
+    def _next_inference_id(self) -> str:
+        with self._lock:
+            self._inference_counter += 1
+            return f"inf-{self._inference_counter}"
 
     def _call_ids(self, reply: Reply) -> list[str]:
         with self._lock:
