@@ -180,6 +180,7 @@ def test_every_request_has_a_fresh_client_request_id_kept_with_the_inference_id(
     assert all(ID_PATTERN.match(value) for value in sent) and sent[0] != sent[1]
     assert [first.meta["client_request_id"], second.meta["client_request_id"]] == sent
     assert first.meta["inference_id"] == "inf-1" and second.meta["inference_id"].startswith("inf-")
+    assert first.meta["id"].startswith("chatcmpl-") and first.meta["id"] != second.meta["id"]  # the answer's own id
 
 
 def test_retries_of_one_call_share_its_client_request_id() -> None:

@@ -171,6 +171,7 @@ def completion_to_message(completion: Any, choice: Any, wire: Mapping[str, Any] 
         if getattr(tc, "type", "function") == "function" and getattr(tc, "function", None) is not None
     ]
     meta: dict[str, Any] = {
+        "id": completion.id,
         "model": completion.model,
         "index": choice.index,
         "finish_reason": choice.finish_reason,

@@ -70,6 +70,8 @@ class StreamAssembler:
         """Convert one SDK chunk (keeping the results in `chunks`); usually one StreamingChunk, more when a delta
         carries reasoning, text and tool calls together. The last one carries the finish reason, usage and cost."""
         meta: dict[str, Any] = {"model": getattr(chunk, "model", None), "received_at": datetime.now().isoformat()}
+        if getattr(chunk, "id", None):
+            meta["id"] = chunk.id
         choices = getattr(chunk, "choices", None) or []
         choice = choices[0] if choices else None
         if choice is not None:
@@ -234,6 +236,7 @@ def chunks_to_message(chunks: list[StreamingChunk]) -> ChatMessage:
         return next((chunk.meta[key] for chunk in reversed(chunks) if chunk.meta.get(key) is not None), None)
 
     meta: dict[str, Any] = {
+        "id": last("id"),
         "model": last("model"),
         "index": 0,
         "finish_reason": last("finish_reason") or None,

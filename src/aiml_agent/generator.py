@@ -365,7 +365,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         :raises ModelCapabilityError: When the request needs what the model does not take (e.g. tools).
         """
         client = self._async_client()  # this loop's, kept for the whole run whatever other loops do
-        async_callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=True)
+        async_callback = streaming_callback or self.streaming_callback  # sync or async: both are called correctly
         args = self._request(messages, async_callback is not None, generation_kwargs, tools, tools_strict)
         if args is None:
             return {"replies": []}
