@@ -126,6 +126,27 @@ SCRIPTS: dict[str, list[Any]] = {
             cost=SCRIPTED_COST,
         ),
     ],
+    "switch_models": [  # the same two model turns, first from openai/gpt-4o, then from google/gemini-2.5-flash
+        *[
+            reply
+            for _ in range(2)
+            for reply in (
+                Reply(
+                    tool_calls=[
+                        ToolCallReply(
+                            "plan_trip",
+                            {
+                                "traveller": "Ada",
+                                "stops": [{"city": "Lyon", "nights": 2}, {"city": "Marseille", "nights": 1}],
+                                "budget_eur": 600,
+                            },
+                        )
+                    ]
+                ),
+                Reply(text="Ada's trip: Lyon for two nights, then a night in Marseille, within the 600 EUR budget."),
+            )
+        ],
+    ],
     "test_replayable_agent": [
         Reply(tool_calls=[ToolCallReply("get_order_status", {"order_id": "A-1001"})]),
         Reply(text="Your order A-1001 has shipped; it should arrive on Thursday."),
@@ -144,6 +165,7 @@ SCRIPT_NAMES = [
     "approval",
     "traced_agent",
     "chat_session",
+    "switch_models",
 ]
 
 

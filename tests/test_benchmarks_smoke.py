@@ -131,6 +131,13 @@ def test_sessions_quick() -> None:
     assert _names(writers) == ["1 thread x 16 runs", "8 threads x 2 runs"]
 
 
+def test_catalogue_quick() -> None:
+    (table,) = _bench("bench_catalogue").main(["--quick"])
+    assert _names(table)[:2] == ["json.loads(catalogue.json)", "load the embedded catalogue"]
+    assert all(len(stats.samples_ns) == 5 for stats in table.stats)
+    assert any(note.startswith("goal load the embedded catalogue <= 5 ms") for note in table.notes)
+
+
 def test_run_all_rejects_unknown_benchmark() -> None:
     with pytest.raises(SystemExit):
         _bench("run_all").main(["--only", "nope"])

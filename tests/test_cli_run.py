@@ -8,7 +8,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from test_cli import WEATHER_TOOLS, call_cli, isolated_imports, run_cli  # noqa: F401 - a fixture
@@ -134,18 +133,17 @@ def test_replay_of_a_changed_prompt_fails_naming_the_difference(
 
 
 def count_retries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record each retry the OpenAI client makes (its number), still waiting as it would."""
-    from openai._base_client import AsyncAPIClient, SyncAPIClient
+    """Record each retry the generator makes (its number), still waiting as it would."""
+    from aiml_agent import _retries
 
     retries: list[int] = []
-    for client in (SyncAPIClient, AsyncAPIClient):
-        real = client._sleep_for_retry
+    real = _retries.delay
 
-        def counting(self: Any, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
-            retries.append(kwargs.get("retries_taken", 0) + 1)
-            return _real(self, *args, **kwargs)
+    def counting(attempt: int, error: BaseException) -> float:
+        retries.append(attempt)
+        return real(attempt, error)
 
-        monkeypatch.setattr(client, "_sleep_for_retry", counting)
+    monkeypatch.setattr(_retries, "delay", counting)
     return retries
 
 

@@ -59,6 +59,14 @@ EXPECTED = {
         "refunds made: ['A-1001: 100 EUR']",
         "Assistant: I'm sorry your espresso machine arrived broken. I've refunded 100 EUR",
     ],
+    "switch_models": [
+        "== openai/gpt-4o: family openai, schema dialect openai, strict tools: yes",
+        'plan_trip({"traveller": "Ada", "stops": [{"city": "Lyon", "nights": 2}',
+        "Assistant: Ada's trip: Lyon for two nights",
+        "== google/gemini-2.5-flash: family google, schema dialect google, strict tools: no",
+        "-> Ada: Lyon -> Marseille, 3 nights, budget 600 EUR",
+        "Assistant: Ada's trip: Lyon for two nights",
+    ],
     "parallel_async": [
         "then 3 tool calls in",
         'fetch_hotels({"city": "Lisbon", "nights": 3}) took',

@@ -92,6 +92,8 @@ def test_a_run_gives_one_agent_span_with_chat_and_tool_spans_under_it(spans: InM
     assert first["aimlapi.cost.credits"] == 42 and first["aimlapi.cost.usd"] == pytest.approx(0.000021)
     assert first["server.address"] == "127.0.0.1"
     assert tuple(first["gen_ai.request.tool_names"]) == ("get_weather",)
+    assert first["aimlapi.client_request_id"] == result["steps"][0].client_request_id
+    assert first["aimlapi.inference_id"] == result["steps"][0].inference_id
 
     tool_attributes = tool.attributes or {}
     assert tool_attributes["gen_ai.operation.name"] == "execute_tool"
@@ -148,6 +150,7 @@ def test_failures_mark_their_span_with_an_error_type(spans: InMemorySpanExporter
     [chat] = named["chat openai/gpt-5-chat-latest"]
     [run] = named["invoke_agent"]
     assert (chat.attributes or {})["error.type"] == "503"
+    assert str((chat.attributes or {})["aimlapi.client_request_id"]).startswith("aiml-agent-")
     assert chat.status.status_code is StatusCode.ERROR and run.status.status_code is StatusCode.ERROR
     assert chat.parent is not None and chat.parent.span_id == run.context.span_id
 

@@ -16,6 +16,10 @@ _EXPORTS: dict[str, str] = {
     "AIMLAPIError": "aiml_agent.errors",
     "AIMLAgentError": "aiml_agent.errors",
     "MissingAPIKeyError": "aiml_agent.errors",
+    "ModelCapabilityError": "aiml_agent.errors",
+    "ModelProfile": "aiml_agent.profiles",
+    "profile_for": "aiml_agent.profiles",
+    "refresh_catalogue": "aiml_agent.profiles",
     "tool": "aiml_agent.tools",
     "create_tool": "aiml_agent.tools",
     "FunctionTool": "aiml_agent.tools",
@@ -60,6 +64,8 @@ __all__ = [
     "FieldError",
     "FunctionTool",
     "MissingAPIKeyError",
+    "ModelCapabilityError",
+    "ModelProfile",
     "OutputValidationError",
     "PendingToolCall",
     "RunContext",
@@ -83,6 +89,8 @@ __all__ = [
     "create_tool",
     "format_tool_failure",
     "instrument",
+    "profile_for",
+    "refresh_catalogue",
     "to_strict_schema",
     "tool",
     "uninstrument",
@@ -97,6 +105,7 @@ if TYPE_CHECKING:
         AIMLAPIError,
         ApprovalError,
         MissingAPIKeyError,
+        ModelCapabilityError,
         OutputValidationError,
         SessionStoreError,
         StrictSchemaError,
@@ -106,6 +115,7 @@ if TYPE_CHECKING:
         ToolTimeoutError,
     )
     from aiml_agent.generator import AIMLAPIChatGenerator
+    from aiml_agent.profiles import ModelProfile, profile_for, refresh_catalogue
     from aiml_agent.run_result import Step, ToolCallRecord, Usage, UsageLimits
     from aiml_agent.sessions import RunRecord, Session, SQLiteSession
     from aiml_agent.strict import to_strict_schema

@@ -89,9 +89,18 @@ class ApprovalError(AIMLAgentError, ValueError):
 
 
 class AIMLAPIError(AIMLAgentError, RuntimeError):
-    """A request to the AIMLAPI (or an OpenAI-compatible) endpoint failed.
+    """A request to the AIMLAPI (or an OpenAI-compatible) endpoint failed, or its answer was unusable.
 
-    The message carries the HTTP status, the server's own message and its request id when it sent one.
+    The message carries the HTTP status, the server's own message, its request id when it sent one, and how
+    many attempts were made. No API key is ever held, in the message, the attributes or a chained exception.
+
+    :param status_code: The HTTP status of an error answer.
+    :param server_message: The server's own words.
+    :param request_id: The server's id of the failed request (``requestId`` / ``x-request-id``).
+    :param body: The error answer's body (JSON data or text).
+    :param attempts: How many times the request was sent (retries included); None when it was not counted.
+    :param client_request_id: The ``X-Client-Request-Id`` the request carried: AIMLAPI's logs list every attempt
+        (each may be billed) under it.
     """
 
     def __init__(
@@ -102,12 +111,23 @@ class AIMLAPIError(AIMLAgentError, RuntimeError):
         server_message: str | None = None,
         request_id: str | None = None,
         body: Any = None,
+        attempts: int | None = None,
+        client_request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.server_message = server_message
         self.request_id = request_id
         self.body = body
+        self.attempts = attempts
+        self.client_request_id = client_request_id
+
+
+class ModelCapabilityError(AIMLAgentError, ValueError):
+    """A request needs something the model does not take (e.g. tools for a model without tool calling).
+
+    Raised before anything is sent; the message names the model, what it lacks and what to do.
+    """
 
 
 class MissingAPIKeyError(AIMLAgentError, ValueError):

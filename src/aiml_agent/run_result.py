@@ -243,6 +243,17 @@ class Step:
         """The tokens and cost of this step's model call (none for a resumed step)."""
         return Usage() if self.resumed else Usage.of_reply(self.reply.meta)
 
+    @property
+    def client_request_id(self) -> str | None:
+        """The ``X-Client-Request-Id`` this step's model request carried: AIMLAPI's logs list it (with each
+        attempt, should it have been retried)."""
+        return self.reply.meta.get("client_request_id")
+
+    @property
+    def inference_id(self) -> str | None:
+        """AIMLAPI's ``x-inference-id`` for this step's answer: the key of its logs and billing records."""
+        return self.reply.meta.get("inference_id")
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form."""
         return {

@@ -278,6 +278,7 @@ def _set_if(span: Span, attribute: str, value: Any) -> None:
 def _set_error(span: Span, error: BaseException) -> None:
     status = getattr(error, "status_code", None)
     span.set_attribute("error.type", str(status) if isinstance(status, int) else type(error).__name__)
+    _set_if(span, "aimlapi.client_request_id", getattr(error, "client_request_id", None))
     span.set_status(Status(StatusCode.ERROR, _short(str(error))))
     span.record_exception(error)
 

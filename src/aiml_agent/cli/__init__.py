@@ -33,6 +33,8 @@ _TARGET_HELP = (
 
 _EXAMPLES = f"""examples:
   {PROG} tools my_tools.py --strict                  the tools as the model sees them (strict)
+  {PROG} tools my_tools.py --model google/gemini-2.5-flash   ... as that model receives them
+  {PROG} models --family anthropic --tools            models and what each accepts
   {PROG} run my_tools.py "Weather in Paris?"          run an agent (needs AIMLAPI_API_KEY)
   {PROG} run my_tools.py "..." --cassette run.yaml --record   record a run, then replay it offline
   {PROG} run my_tools.py "My orders?" --deps '{{"user_id": 42}}'   ctx.deps for RunContext tools
@@ -81,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the tools as strict function calling sends them (or why one cannot be strict)",
     )
+    tools.add_argument(
+        "--model",
+        metavar="M",
+        help="show the tools exactly as model M receives them (its schema dialect, strict only where it has a "
+        "strict mode); default: OpenAI's rules",
+    )
     tools.add_argument("--json", action="store_true", help="print the exact JSON sent in the request's 'tools' field")
     tools.add_argument("--check", action="store_true", help="exit with status 1 when there are warnings (for CI)")
     _add_debug(tools)
@@ -125,6 +133,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", metavar="PATH", help=f"with --session: {sessions_cmd.DB_HELP}")
     _add_debug(run)
 
+    models = commands.add_parser(
+        "models",
+        help="list the models and what each accepts",
+        description="List AIMLAPI's chat models with what each accepts: tools, strict tools, response_format, "
+        "a system role, parallel_tool_calls. From the catalogue in force: refreshed, cached, or the snapshot "
+        "embedded in aiml-agent.",
+    )
+    models.add_argument("--family", metavar="F", help="only models of family F (openai, anthropic, google, ...)")
+    models.add_argument("--tools", action="store_true", help="only models with tool calling")
+    models.add_argument("--json", action="store_true", help="print the models and their profiles as JSON")
+    models.add_argument(
+        "--refresh", action="store_true", help="fetch AIMLAPI's model list first (no key needed) and cache it"
+    )
+    models.add_argument(
+        "--base-url", metavar="URL", help="with --refresh: the API base URL (default: AIMLAPI_BASE_URL or AIMLAPI's)"
+    )
+    _add_debug(models)
+
     sessions_cmd.add_parser(commands, _add_debug)
 
     cassette = commands.add_parser(
@@ -164,6 +190,7 @@ _LIBRARY_LOGGERS = ("aiml_agent", "haystack", "openai", "httpx", "httpx2", "vcr"
 _COMMANDS: dict[str, str] = {
     "tools": "aiml_agent.cli.tools_cmd",
     "run": "aiml_agent.cli.run_cmd",
+    "models": "aiml_agent.cli.models_cmd",
     "cassette": "aiml_agent.cli.cassette_cmd",
     "sessions": "aiml_agent.cli.sessions_cmd",
 }

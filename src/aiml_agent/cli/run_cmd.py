@@ -56,7 +56,10 @@ def execute(args: argparse.Namespace) -> int:
     if args.trace:
         _trace_to_stderr()
     started = time.perf_counter()
-    with _cassette(cassette_file, record=args.record):
+    from aiml_agent._retries import refused_connections_fail_fast
+
+    # Nothing listening at the base URL is a setting to fix, not a moment to wait for: say so at once.
+    with _cassette(cassette_file, record=args.record), refused_connections_fail_fast():
         agent = Agent(AIMLAPIChatGenerator(**generator_kwargs), loaded.tools, **agent_kwargs)
         try:
             result = agent.run(args.prompt, deps=deps, session=session)
