@@ -81,3 +81,14 @@ class MissingAPIKeyError(AIMLAgentError, ValueError):
 
 class OutputValidationError(AIMLAgentError, ValueError):
     """The model's final answer did not match the Agent's ``output_type``, even after the allowed retries."""
+
+
+class MCPConnectionError(AIMLAgentError, ConnectionError):
+    """An MCP server could not be started or reached, or the connection to it was lost (``aiml_agent.mcp``).
+
+    A tool call that raises it reaches the model as a tool error; the next call connects again.
+    """
+
+
+class MCPToolError(AIMLAgentError, RuntimeError):
+    """An MCP server answered a tool call with an error: an ``isError`` result or a JSON-RPC error."""
