@@ -3,6 +3,7 @@
     python tests/mcp_demo_server.py                      # stdio
     python tests/mcp_demo_server.py --http-fd FD         # streamable HTTP on an already bound, listening socket
     python tests/mcp_demo_server.py --http-fd FD --legacy   # ... refusing the 2026 protocol, as 1.x servers do
+    python tests/mcp_demo_server.py --clash              # one more tool, whose name clashes with 'time.now'
 
 ``--legacy`` answers requests of the stateless 2026 protocol with 400, the way servers built on the 1.x SDK
 do, so the client falls back to the initialize handshake: sessions (``mcp-session-id``), SSE answers and a
@@ -19,13 +20,14 @@ import os
 import socket
 from typing import Any, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
 server = MCPServer("demo", log_level="WARNING")
+CALLS: list[dict[str, Any]] = []  # the calls that reached the server, for the tests to check
 
 # A 1x1 PNG
 PIXEL = base64.b64decode(
@@ -43,6 +45,7 @@ class Forecast(BaseModel):
 @server.tool()
 def add(a: int, b: int = 2) -> int:
     """Add two whole numbers."""
+    CALLS.append({"tool": "add", "a": a, "b": b})
     return a + b
 
 
@@ -58,6 +61,7 @@ def forecast(city: str, days: int = 1, unit: Literal["celsius", "fahrenheit"] = 
 @server.tool()
 def echo(text: str | None = "default text", times: int = 1) -> str:
     """Repeat the text; shows which arguments arrived."""
+    CALLS.append({"tool": "echo", "text": text, "times": times})
     return json.dumps({"text": text, "times": times})
 
 
@@ -84,6 +88,31 @@ def pid() -> int:
 def tag(labels: dict[str, str]) -> str:
     """Free-form labels: a schema strict mode cannot express."""
     return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+
+@server.tool()
+def history() -> list[dict[str, Any]]:
+    """The calls of add and echo that reached the server so far."""
+    return CALLS
+
+
+@server.tool()
+def env_var(name: str) -> str:
+    """An environment variable of the server process ('' when unset)."""
+    return os.environ.get(name, "")
+
+
+@server.tool()
+def header(name: str, ctx: Context) -> str:
+    """A header of the HTTP request that carried this call ('' when unset or over stdio)."""
+    request = ctx.request_context.request
+    return request.headers.get(name, "") if request is not None and hasattr(request, "headers") else ""
+
+
+@server.tool(name="time.now")
+def time_now() -> str:
+    """A fixed time (a tool whose name has a dot)."""
+    return "12:00"
 
 
 @server.tool(structured_output=False)
@@ -115,7 +144,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--http-fd", type=int, help="serve streamable HTTP on this listening socket")
     parser.add_argument("--legacy", action="store_true", help="refuse the 2026 protocol (HTTP only)")
+    parser.add_argument("--clash", action="store_true", help="add a tool 'time_now' next to 'time.now'")
     options = parser.parse_args()
+    if options.clash:
+        server.add_tool(time_now, name="time_now")
     if options.http_fd is None:
         server.run()
         return

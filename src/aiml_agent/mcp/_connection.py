@@ -48,12 +48,16 @@ class MCPConnection:
 
     :param label: How messages name the server, e.g. ``MCP server 'python server.py'``.
     :param make_client: Builds a fresh, unopened ``mcp.Client`` for each new session.
-    :param timeout: Seconds allowed for connecting, and for each request; None for no limit.
+    :param timeout: Seconds allowed for each request; None for no limit.
+    :param connect_timeout: Seconds allowed for opening a session (starting the server, the handshake).
     """
 
-    def __init__(self, label: str, make_client: Callable[[], Client], timeout: float | None) -> None:
+    def __init__(
+        self, label: str, make_client: Callable[[], Client], timeout: float | None, connect_timeout: float | None
+    ) -> None:
         self.label = label
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._make_client = make_client
         self._worker: _Worker | None = None
         self._worker_lock = threading.Lock()
@@ -124,7 +128,9 @@ class MCPConnection:
 
     def _caller_limit(self) -> float | None:
         """How long a caller waits at most: connecting, one request and dropping a broken session, each bounded."""
-        return None if self.timeout is None else 2 * self.timeout + SHUTDOWN_GRACE
+        if self.timeout is None or self.connect_timeout is None:
+            return None
+        return self.connect_timeout + self.timeout + SHUTDOWN_GRACE
 
     def _call(self, make: Callable[[_Worker], Coroutine[Any, Any, T]]) -> T:
         worker = self._current_worker()
@@ -136,7 +142,7 @@ class MCPConnection:
 
     async def _request(self, worker: _Worker, operation: Callable[[Client], Awaitable[T]], what: str) -> T:
         """Run ``operation`` on the worker's session (opened first if needed); on the loop thread."""
-        session = await worker.open_session(self._make_client, self.label, self.timeout)
+        session = await worker.open_session(self._make_client, self.label, self.connect_timeout)
         try:
             return await session.run(operation, self.timeout)
         except _ConnectionLost as lost:
@@ -269,8 +275,9 @@ class _Session:
         task = self._task
         if task is None or task.done():
             return
-        await asyncio.wait({task}, timeout=SHUTDOWN_GRACE)
-        if not task.done():
+        if self._ready.done():  # opened: leave the client's context in order, as it was entered
+            await asyncio.wait({task}, timeout=SHUTDOWN_GRACE)
+        if not task.done():  # still opening (or will not close): cancelling unwinds what was started
             task.cancel()
             await asyncio.wait({task}, timeout=SHUTDOWN_GRACE)
 

@@ -32,9 +32,6 @@ from aiml_agent import __version__
 if TYPE_CHECKING:
     from mcp.client import Transport
 
-#: Seconds allowed for opening an HTTP connection when the toolset has no timeout of its own.
-DEFAULT_CONNECT_TIMEOUT = 30.0
-
 
 def _client(target: Any) -> Client:
     # "auto": the 2026 stateless protocol where the server speaks it (one JSON answer per request), else the
@@ -61,16 +58,15 @@ def _server_stderr() -> TextIO:
     return sys.stderr
 
 
-def http_client_for(url: str, headers: dict[str, str], timeout: float | None) -> Client:
+def http_client_for(url: str, headers: dict[str, str], connect_timeout: float | None) -> Client:
     """A client that speaks MCP's streamable HTTP transport to ``url``, sending ``headers`` with every request."""
-    return _client(cast("Transport", _http_streams(url, headers, timeout)))
+    return _client(cast("Transport", _http_streams(url, headers, connect_timeout)))
 
 
 @asynccontextmanager
-async def _http_streams(url: str, headers: dict[str, str], timeout: float | None) -> AsyncIterator[Any]:
-    limit = timeout if timeout is not None else DEFAULT_CONNECT_TIMEOUT
+async def _http_streams(url: str, headers: dict[str, str], connect_timeout: float | None) -> AsyncIterator[Any]:
     # Reads have no limit of their own: each request is bounded by the toolset's timeout instead.
-    http_timeout = httpx2.Timeout(limit, read=None)
+    http_timeout = httpx2.Timeout(connect_timeout, read=None)
     transport = ToolCallTransport(httpx2.AsyncHTTPTransport())
     async with (
         httpx2.AsyncClient(headers=headers, timeout=http_timeout, transport=transport) as http,

@@ -48,8 +48,11 @@ __all__ = ["MCPToolset", "ToolFilter"]
 
 logger = logging.getLogger(__name__)
 
-#: Seconds allowed by default for connecting to a server, and for each tool call.
+#: Seconds allowed by default for each tool call.
 DEFAULT_TIMEOUT = 30.0
+#: Seconds allowed by default for connecting: starting a stdio server (``npx`` may install it first) or
+#: reaching a URL, and the MCP handshake.
+DEFAULT_CONNECT_TIMEOUT = 60.0
 #: Tool names the chat completion API accepts.
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_-]")
@@ -77,7 +80,9 @@ class MCPToolset(Toolset):
     :param tool_filter: Offer only these tools (their names on the server), or those the function accepts
         (it gets each tool as the server describes it: ``name``, ``description``, ``annotations``, ...).
     :param prefix: Put before every tool name the model sees (e.g. ``"wx_"``), to tell servers' tools apart.
-    :param timeout: Seconds allowed for connecting and for each tool call; None for no limit.
+    :param timeout: Seconds allowed for each tool call (and for listing the tools); None for no limit.
+    :param connect_timeout: Seconds allowed for connecting: starting the server or reaching the URL, and
+        the MCP handshake; None for no limit.
     :raises ValueError: A missing or malformed setting (the message names it).
     """
 
@@ -94,6 +99,7 @@ class MCPToolset(Toolset):
         tool_filter: ToolFilter | None = None,
         prefix: str = "",
         timeout: float | None = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         if transport == "stdio":
             if not isinstance(command, str) or not command.strip():
@@ -111,8 +117,9 @@ class MCPToolset(Toolset):
             raise ValueError(f"transport must be 'stdio' or 'http', got {transport!r}")
         if prefix and not re.fullmatch(r"[A-Za-z0-9_-]+", prefix):
             raise ValueError(f"prefix may hold only letters, digits, '_' and '-', got {prefix!r}")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+        for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
         super().__init__(tools=[])
         self.transport = transport
         self.command = command
@@ -124,7 +131,8 @@ class MCPToolset(Toolset):
         self.tool_filter = _checked_filter(tool_filter)
         self.prefix = prefix
         self.timeout = timeout
-        self._connection = MCPConnection(self._label(), self._make_client, timeout)
+        self.connect_timeout = connect_timeout
+        self._connection = MCPConnection(self._label(), self._make_client, timeout, connect_timeout)
         self._loaded = False
         self._load_lock = threading.Lock()
 
@@ -139,6 +147,7 @@ class MCPToolset(Toolset):
         tool_filter: ToolFilter | None = None,
         prefix: str = "",
         timeout: float | None = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
     ) -> MCPToolset:
         """The tools of a server this process starts as ``command args`` and talks to over stdin/stdout.
 
@@ -155,6 +164,7 @@ class MCPToolset(Toolset):
             tool_filter=tool_filter,
             prefix=prefix,
             timeout=timeout,
+            connect_timeout=connect_timeout,
         )
 
     @classmethod
@@ -166,6 +176,7 @@ class MCPToolset(Toolset):
         tool_filter: ToolFilter | None = None,
         prefix: str = "",
         timeout: float | None = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
     ) -> MCPToolset:
         """The tools of a server reached over MCP's streamable HTTP transport at ``url``.
 
@@ -173,7 +184,15 @@ class MCPToolset(Toolset):
         variables (``{"Authorization": "Bearer ${DOCS_TOKEN}"}``) or as Secrets, so :meth:`to_dict` can be
         saved. See the class for the other parameters.
         """
-        return cls(transport="http", url=url, headers=headers, tool_filter=tool_filter, prefix=prefix, timeout=timeout)
+        return cls(
+            transport="http",
+            url=url,
+            headers=headers,
+            tool_filter=tool_filter,
+            prefix=prefix,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -236,7 +255,7 @@ class MCPToolset(Toolset):
             env = resolve_values(self.env, "environment variable")
             return stdio_client_for(self.command, self.args, env, self.cwd)
         assert self.url is not None
-        return http_client_for(self.url, resolve_values(self.headers, "header"), self.timeout)
+        return http_client_for(self.url, resolve_values(self.headers, "header"), self.connect_timeout)
 
     def _load(self, listed: list[ServerTool]) -> None:
         """Make the tools of a listing: filtered, prefixed, names made valid and unique, strict where possible."""
@@ -318,7 +337,12 @@ class MCPToolset(Toolset):
             )
         else:
             data.update(url=self.url, headers=serialize_values(self.headers, "header") or None)
-        data.update(tool_filter=_serialized_filter(self.tool_filter), prefix=self.prefix, timeout=self.timeout)
+        data.update(
+            tool_filter=_serialized_filter(self.tool_filter),
+            prefix=self.prefix,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+        )
         return {"type": generate_qualified_class_name(type(self)), "data": data}
 
     @classmethod
@@ -351,6 +375,7 @@ class MCPToolset(Toolset):
             self.tool_filter,
             self.prefix,
             self.timeout,
+            self.connect_timeout,
         )
 
     def __repr__(self) -> str:
