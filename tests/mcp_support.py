@@ -25,12 +25,14 @@ def stdio_toolset(*extra_args: str, **options: Any) -> MCPToolset:
 class HTTPServer:
     """The demo server over streamable HTTP in a subprocess, on a socket bound here (an ephemeral port, no race).
 
-    ``with HTTPServer() as server: MCPToolset.http(server.url)``; :meth:`kill` stops it at once (a crash).
+    ``with HTTPServer() as server: MCPToolset.http(server.url)``; :meth:`kill` stops it at once (a crash);
+    ``HTTPServer(port=old.port)`` restarts it where it was.
     """
 
-    def __init__(self, *extra_args: str) -> None:
+    def __init__(self, *extra_args: str, port: int = 0) -> None:
         self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart may take the same port
+        self._socket.bind(("127.0.0.1", port))
         self._socket.listen()
         self.port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/mcp"
