@@ -4,6 +4,7 @@
     python tests/mcp_demo_server.py --http-fd FD         # streamable HTTP on an already bound, listening socket
     python tests/mcp_demo_server.py --http-fd FD --legacy   # ... refusing the 2026 protocol, as 1.x servers do
     python tests/mcp_demo_server.py --clash              # one more tool, whose name clashes with 'time.now'
+    python tests/mcp_demo_server.py --pid-file PATH      # write the process id there (to check it is gone later)
 
 ``--legacy`` answers requests of the stateless 2026 protocol with 400, the way servers built on the 1.x SDK
 do, so the client falls back to the initialize handshake: sessions (``mcp-session-id``), SSE answers and a
@@ -145,7 +146,11 @@ def main() -> None:
     parser.add_argument("--http-fd", type=int, help="serve streamable HTTP on this listening socket")
     parser.add_argument("--legacy", action="store_true", help="refuse the 2026 protocol (HTTP only)")
     parser.add_argument("--clash", action="store_true", help="add a tool 'time_now' next to 'time.now'")
+    parser.add_argument("--pid-file", help="write the server's process id to this file")
     options = parser.parse_args()
+    if options.pid_file:
+        with open(options.pid_file, "w", encoding="utf-8") as file:
+            file.write(str(os.getpid()))
     if options.clash:
         server.add_tool(time_now, name="time_now")
     if options.http_fd is None:
