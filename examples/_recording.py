@@ -87,6 +87,19 @@ SCRIPTS: dict[str, list[Any]] = {
             "Casa do Rio at €95 a night (€285 for 3 nights)."
         ),
     ],
+    "mcp_agent": [
+        Reply(
+            tool_calls=[
+                ToolCallReply("wx_forecast", {"city": "Lisbon", "days": 2}),
+                ToolCallReply("local_time", {"city": "Lisbon"}),
+            ]
+        ),
+        Reply(
+            text="Lisbon looks great: sunny both days, 24 °C today and 25 °C tomorrow. It's 14:05 there now, "
+            "so there's plenty of afternoon left for a walk along the river.",
+            cost=SCRIPTED_COST,
+        ),
+    ],
     "test_replayable_agent": [
         Reply(tool_calls=[ToolCallReply("get_order_status", {"order_id": "A-1001"})]),
         Reply(text="Your order A-1001 has shipped; it should arrive on Thursday."),
@@ -95,7 +108,15 @@ SCRIPTS: dict[str, list[Any]] = {
     ],
 }
 
-SCRIPT_NAMES = ["quickstart", "weather_agent", "toolset_from_class", "strict_tools", "streaming", "parallel_async"]
+SCRIPT_NAMES = [
+    "quickstart",
+    "weather_agent",
+    "toolset_from_class",
+    "strict_tools",
+    "streaming",
+    "parallel_async",
+    "mcp_agent",
+]
 
 
 def record_all() -> None:
