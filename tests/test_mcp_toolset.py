@@ -322,6 +322,13 @@ def test_a_program_that_never_closes_its_toolset_leaves_no_server_behind() -> No
     assert process_gone(int(done.stdout.strip()))
 
 
+def test_mcp_errors_derive_from_the_library_base_and_keep_a_builtin_base() -> None:
+    from aiml_agent.errors import AIMLAgentError
+
+    assert issubclass(MCPConnectionError, AIMLAgentError) and issubclass(MCPConnectionError, ConnectionError)
+    assert issubclass(MCPToolError, AIMLAgentError) and issubclass(MCPToolError, RuntimeError)
+
+
 def test_importing_aiml_agent_does_not_import_mcp() -> None:
     code = "import sys, aiml_agent, aiml_agent.testing; print('mcp' in sys.modules, 'aiml_agent.mcp' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
