@@ -127,6 +127,16 @@ def test_a_required_parameter_given_null_is_an_argument_error(demo: MCPToolset) 
         tool(demo, "add").invoke(a=None)
 
 
+def test_a_schema_that_is_not_json_schema_is_logged_and_the_arguments_go_unchecked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = {"type": "object", "properties": {"a": {"type": "whole number"}}}
+    with caplog.at_level("WARNING", logger="aiml_agent.mcp.tool"):
+        made = MCPTool(name="odd", server_name="odd", description="", parameters=broken, connection=None)  # type: ignore[arg-type]
+    assert "MCP tool 'odd' has an input schema that is not valid JSON Schema" in caplog.text
+    assert made.prepare_arguments({"a": "anything", "b": None}) == {"a": "anything", "b": None}
+
+
 # ------------------------------------------------------------------------------------------------ results
 
 

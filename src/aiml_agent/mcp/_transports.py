@@ -6,6 +6,7 @@ records and replays with vcrpy like any request/response exchange:
 - the long-lived ``GET`` stream a client may open for server-initiated messages is answered locally with
   ``405 Method Not Allowed`` (the protocol's way for a server to say it offers none). A toolset only lists and
   calls tools, whose answers come on each request's own response; an endless stream would hang a recording.
+  A ``GET`` that resumes an interrupted answer (it carries ``Last-Event-ID``) goes to the server as usual.
 - a JSON answer to a JSON-RPC request carries that request's ``id``. A live server always does this; a
   replayed answer may have been recorded for a request that got another id (concurrent calls are numbered in
   the order they happen to be sent), and the SDK routes answers by id.
@@ -85,7 +86,7 @@ class ToolCallTransport(httpx2.AsyncBaseTransport):
         self._inner = inner
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        if request.method == "GET":
+        if request.method == "GET" and "last-event-id" not in request.headers:
             return httpx2.Response(405, request=request)
         response = await self._inner.handle_async_request(request)
         content_type = response.headers.get("content-type", "").lower()

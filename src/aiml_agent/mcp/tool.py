@@ -10,6 +10,7 @@ the model as the tool's result.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from haystack.core.errors import SerializationError
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from aiml_agent.mcp._connection import MCPConnection
 
 __all__ = ["MCPTool"]
+
+logger = logging.getLogger(__name__)
 
 
 class MCPTool(Tool):
@@ -69,6 +72,10 @@ class MCPTool(Tool):
         self.non_strict_reason = non_strict_reason
         self._connection = connection
         self._validator = make_validator(parameters)
+        if self._validator is None:
+            logger.warning(
+                "MCP tool %r has an input schema that is not valid JSON Schema: its arguments are sent unchecked", name
+            )
 
     def prepare_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """The arguments as sent to the server: ``null`` for a non-required parameter left out, then checked.
