@@ -6,8 +6,7 @@
 - Files are readable: JSON bodies become YAML mappings (``body: {json: ...}``), SSE streams literal text blocks,
   gzip/deflate bodies are decoded. Loading gives back exactly the bytes that were recorded.
 - Requests match on method, path and JSON body (key order ignored); a mismatch explains itself with a diff.
-- MCP traffic (JSON-RPC over streamable HTTP) replays too: requests match on JSON-RPC method and params, not on
-  the ids a client numbers them with or the client's ``_meta``, and session ids are stored as a placeholder.
+- MCP traffic (JSON-RPC over streamable HTTP) replays too (see :mod:`aiml_agent.testing._mcp_traffic`).
 """
 
 from __future__ import annotations
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from aiml_agent.testing._mcp_traffic import is_placeholder_header, matched_part, with_placeholders
 
 if TYPE_CHECKING:
     from vcr import VCR
@@ -47,11 +48,6 @@ _SECRET_HEADERS = frozenset(
     }
 )
 _SECRET_HEADER_PARTS = ("api-key", "apikey", "request-id", "requestid", "organization", "cookie")
-# Headers a protocol needs echoed back (an MCP session id): kept, with a placeholder for the value.
-_PLACEHOLDER_HEADERS = frozenset({"mcp-session-id"})
-# Parts of a JSON-RPC message that say who sent it or how it was numbered, not what it asks: not matched.
-_JSONRPC_UNMATCHED = ("id",)
-_JSONRPC_PARAMS_UNMATCHED = ("_meta", "clientInfo")
 _MIN_SECRET_LEN = 6
 _JSON_STYLES: dict[str, dict[str, Any]] = {
     "compact": {"separators": (",", ":"), "ensure_ascii": False},
@@ -218,8 +214,10 @@ def scrubbed(cassette_dict: dict[str, Any]) -> dict[str, Any]:
     secrets = _secret_values(interactions)
     for interaction in interactions:
         for part in (interaction["request"], interaction["response"]):
-            headers = {k: v for k, v in part.get("headers", {}).items() if not is_secret_header(k)}
-            part["headers"] = {k: [REDACTED] if k.lower() in _PLACEHOLDER_HEADERS else v for k, v in headers.items()}
+            kept = {
+                k: v for k, v in part.get("headers", {}).items() if is_placeholder_header(k) or not is_secret_header(k)
+            }
+            part["headers"] = with_placeholders(kept, REDACTED)
         _decode_body(interaction["response"])
         interaction["request"] = _scrub(interaction["request"], secrets)
         interaction["response"] = _scrub(interaction["response"], secrets)
@@ -321,20 +319,6 @@ def _parsed(body: Any) -> Any:
         return body
 
 
-def _matched_part(body: Any) -> Any:
-    """What of a body must match: all of it, but of a JSON-RPC message only its method and params (without
-    ``_meta`` and ``clientInfo``): a client numbers its requests in the order it happens to send them."""
-    if isinstance(body, list):
-        return [_matched_part(item) for item in body]
-    if not (isinstance(body, dict) and body.get("jsonrpc") == "2.0"):
-        return body
-    matched = {key: value for key, value in body.items() if key not in _JSONRPC_UNMATCHED}
-    if isinstance(matched.get("params"), dict):
-        params = matched["params"]
-        matched["params"] = {key: value for key, value in params.items() if key not in _JSONRPC_PARAMS_UNMATCHED}
-    return matched
-
-
 def json_body(r1: Any, r2: Any) -> None:
     """Match request bodies as JSON (key order ignored); raise AssertionError with a diff when they differ.
 
@@ -342,7 +326,7 @@ def json_body(r1: Any, r2: Any) -> None:
     method and params: ids and the client's ``_meta`` / ``clientInfo`` are not compared.
     """
     new, recorded = _parsed(r1.body), _parsed(r2.body)
-    if _matched_part(new) == _matched_part(recorded):
+    if matched_part(new) == matched_part(recorded):
         return
     texts = []
     for value in (recorded, new):
