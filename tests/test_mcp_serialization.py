@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from haystack.core.errors import SerializationError
+from haystack.core.errors import DeserializationError, SerializationError
 from haystack.core.serialization import allow_deserialization_module
 from haystack.tools import Toolset
 from haystack.utils import Secret
@@ -15,7 +15,7 @@ from mcp_support import stdio_toolset, tool
 
 from aiml_agent.agent import Agent
 from aiml_agent.generator import AIMLAPIChatGenerator
-from aiml_agent.mcp import MCPToolset
+from aiml_agent.mcp import MCPTool, MCPToolset
 from aiml_agent.tools import create_tool
 
 
@@ -132,6 +132,8 @@ def test_an_mcp_tool_alone_points_at_its_toolset() -> None:
     with stdio_toolset() as toolset:
         with pytest.raises(SerializationError, match="serialize its MCPToolset instead"):
             tool(toolset, "add").to_dict()
+    with pytest.raises(DeserializationError, match="load its MCPToolset"):
+        MCPTool.from_dict({"type": "aiml_agent.mcp.tool.MCPTool", "data": {}})
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from haystack.core.errors import SerializationError
+from haystack.core.errors import DeserializationError, SerializationError
 from haystack.tools import Tool
 from haystack.tools.errors import ToolInvocationError
 from mcp import MCPError
@@ -146,6 +146,13 @@ class MCPTool(Tool):
         raise SerializationError(
             f"Tool '{self.name}' comes from an MCP server: serialize its MCPToolset instead (pass the toolset, "
             "not its tools, to the Agent)."
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MCPTool:
+        """MCP tools are rebuilt by their toolset when it connects, never from data of their own."""
+        raise DeserializationError(
+            "An MCPTool cannot be loaded on its own: load its MCPToolset (its tools are listed when it connects)."
         )
 
     def __repr__(self) -> str:
