@@ -6,11 +6,19 @@ mapping of strict mode's ``null`` back to "not given". No Haystack or pydantic i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
-_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
-_NOT_SCHEMAS = ("default", "enum", "const", "examples", "required")
+#: Keywords whose value is one schema.
+SCHEMA_KEYWORDS = frozenset({
+    "items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
+    "unevaluatedProperties", "unevaluatedItems", "additionalItems", "contentSchema",
+})  # fmt: skip
+#: Keywords whose value is a list of schemas (``items`` too, in its draft-07 tuple form).
+SCHEMA_LIST_KEYWORDS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems", "items"})
+#: Keywords whose value maps names to schemas (the names are not keywords).
+SCHEMA_MAP_KEYWORDS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
 
 
 def resolve_ref(ref: Any, root: Any) -> dict[str, Any] | None:
@@ -49,24 +57,33 @@ def copy_json(value: Any) -> Any:
     return value
 
 
+def subschemas(node: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """The schemas directly inside ``node``, each with the pointer segments leading to it.
+
+    Only schema positions count: values of ``default``, ``enum``, ``const``, ``examples`` and other keywords
+    are data, even when they hold a dict with a ``title`` or ``$ref`` key.
+    """
+    for key, value in node.items():
+        if key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+            for name, sub in value.items():
+                yield (key, name), sub
+        elif key in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
+            for index, sub in enumerate(value):
+                yield (key, index), sub
+        elif key in SCHEMA_KEYWORDS and isinstance(value, dict):
+            yield (key,), value
+
+
 def remove_titles(schema: Any) -> None:
-    """Delete every ``title`` keyword in place (not properties that happen to be named ``title``)."""
-    if isinstance(schema, list):
-        for item in schema:
-            remove_titles(item)
-        return
-    if not isinstance(schema, dict):
-        return
-    if isinstance(schema.get("title"), str):
-        del schema["title"]
-    for key, value in schema.items():
-        if key in _NOT_SCHEMAS:
+    """Delete every ``title`` keyword in place; property names and data values (examples...) are left alone."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
             continue
-        if key in _SCHEMA_MAPS and isinstance(value, dict):
-            for sub in value.values():
-                remove_titles(sub)
-        else:
-            remove_titles(value)
+        if isinstance(node.get("title"), str):
+            del node["title"]
+        stack.extend(sub for _, sub in subschemas(node))
 
 
 def drop_optional_nulls(value: Any, schema: dict[str, Any], root: dict[str, Any], depth: int = 0) -> Any:
