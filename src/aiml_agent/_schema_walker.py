@@ -97,6 +97,10 @@ class SchemaWalker:
             return "drop"
         return "describe"
 
+    def describe(self, key: str, value: Any) -> str:
+        """A keyword moved out of the schema, as text for the description."""
+        return describe(key, value)
+
     def prepare_root(self, node: dict[str, Any], path: str) -> dict[str, Any]:
         """The root node, references and ``allOf`` already merged in, before it is rewritten."""
         return node
@@ -233,7 +237,7 @@ class SchemaWalker:
             if action == "keep":
                 result[key] = value if key in _CHILDREN else copy_json(value)
             elif action == "describe":
-                moved.append(describe(key, value))
+                moved.append(self.describe(key, value))
         properties = result.get("properties")
         if properties is not None:
             if not isinstance(properties, dict):
@@ -435,7 +439,7 @@ def tuple_to_array(node: dict[str, Any]) -> None:
     if shapes:
         node["items"] = shapes[0] if len(shapes) == 1 else {"anyOf": shapes}
     if prefix:
-        order = f"items in order: {', '.join(_short_type(item) for item in prefix)}"
+        order = f"items in order: {', '.join(short_type(item) for item in prefix)}"
         node["description"] = add_to_description(node.get("description"), order)
 
 
@@ -458,7 +462,8 @@ def location(ref: str) -> str:
     return path
 
 
-def _short_type(schema: Any) -> str:
+def short_type(schema: Any) -> str:
+    """A schema's type in a word or two: ``integer``, ``string|null``, ``Address`` for a reference."""
     if isinstance(schema, dict):
         if "$ref" in schema:
             return str(schema["$ref"]).rsplit("/", 1)[-1]
