@@ -125,13 +125,18 @@ def check_gemini(schema: dict[str, Any], *, root_object: bool = True) -> None:
 def object_nesting(schema: dict[str, Any]) -> int:
     """The most objects nested in one another (root included), references followed but not recursion."""
     defs = schema.get("$defs", {})
+    memo: dict[str, int] = {}
 
     def depth(node: Any, inside: frozenset[str]) -> int:
         if not isinstance(node, dict):
             return 0
         if "$ref" in node:
             name = node["$ref"].removeprefix("#/$defs/")
-            return 0 if name in inside or name not in defs else depth(defs[name], inside | {name})
+            if name in inside or name not in defs:
+                return 0
+            if name not in memo:
+                memo[name] = depth(defs[name], inside | {name})
+            return memo[name]
         children = [*(node.get("properties") or {}).values(), node.get("items"), *node.get("anyOf", [])]
         below = max((depth(child, inside) for child in children), default=0)
         types = node.get("type")
@@ -144,25 +149,28 @@ def is_recursive(schema: dict[str, Any]) -> bool:
     """Whether a reference leads back into a definition it is inside (or to the root)."""
     defs = schema.get("$defs", {})
 
-    def refs(node: Any) -> list[str]:
+    def refs(node: Any) -> set[str]:
         if isinstance(node, dict):
-            own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-            return own + [r for k, v in node.items() if k != "$defs" for r in refs(v)]
+            own = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+            return own.union(*(refs(v) for k, v in node.items() if k != "$defs"))
         if isinstance(node, list):
-            return [r for v in node for r in refs(v)]
-        return []
+            return set().union(*(refs(v) for v in node))
+        return set()
 
     if "#" in refs(schema):
         return True
+    edges = {name: {ref.removeprefix("#/$defs/") for ref in refs(body)} for name, body in defs.items()}
+    state: dict[str, str] = {}
 
-    def reaches(name: str, target: str, seen: frozenset[str]) -> bool:
-        for ref in refs(defs.get(name)):
-            inner = ref.removeprefix("#/$defs/")
-            if inner == target or (inner not in seen and reaches(inner, target, seen | {inner})):
+    def cyclic(name: str) -> bool:  # depth-first search: a grey node met again closes a cycle
+        state[name] = "grey"
+        for nxt in edges.get(name, ()):
+            if state.get(nxt) == "grey" or (nxt not in state and cyclic(nxt)):
                 return True
+        state[name] = "black"
         return False
 
-    return any(reaches(name, name, frozenset({name})) for name in defs)
+    return any(name not in state and cyclic(name) for name in defs)
 
 
 def keyword_values(node: Any, key: str, *, names: bool = False) -> list[Any]:

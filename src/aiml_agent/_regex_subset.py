@@ -26,10 +26,6 @@ _COUNT = re.compile(r"\{(\d*)(?:,(\d*))?\}")
 
 def unsupported_regex(pattern: str) -> str | None:
     """The first construct of ``pattern`` outside the simple subset (e.g. ``"lookaround"``), or None when it is in."""
-    try:
-        re.compile(pattern)
-    except (re.error, OverflowError) as error:
-        return f"an invalid regular expression ({error})"
     index, in_class = 0, False
     while index < len(pattern):
         char = pattern[index]
@@ -37,7 +33,7 @@ def unsupported_regex(pattern: str) -> str | None:
             escaped = pattern[index + 1 : index + 2]
             if escaped.isdigit() and escaped != "0":
                 return "backreferences"
-            if escaped in _ESCAPES and not (in_class and escaped == "b"):  # [\b] is a backspace
+            if escaped in _ESCAPES:
                 return _ESCAPES[escaped]
             index += 2
             continue
@@ -59,4 +55,8 @@ def unsupported_regex(pattern: str) -> str | None:
             if count and any(n and int(n) > MAX_REPEAT for n in count.groups()):
                 return f"repetition counts above {MAX_REPEAT}"
         index += 1
+    try:
+        re.compile(pattern)
+    except (re.error, OverflowError) as error:
+        return f"an invalid regular expression ({error})"
     return None

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the walk needs no Haystack import (aiml_agent.errors loads 
 #: Nested dicts and lists the input may have.
 MAX_JSON_DEPTH = 100
 #: Schema levels one walk follows, through inlined references.
-MAX_DEPTH = 48
+MAX_DEPTH = 64
 #: Schema nodes in one result.
 MAX_NODES = 20_000
 #: References and ``allOf`` leading one to another before a schema is reached.
@@ -197,6 +197,9 @@ class SchemaWalker:
                 target = self.target(ref, path, parameter)
                 siblings = {k: v for k, v in node.items() if k != "$ref" and self.meaningful(k, v)}
                 if not (siblings or force or self.inline_refs):
+                    if "$ref" in target and not any(self.meaningful(k, v) for k, v in target.items() if k != "$ref"):
+                        node = target  # an alias of another reference: refer to what it stands for
+                        continue
                     return {"$ref": self.reference(ref, target, path, parameter, depth)}
                 if ref in self.inlining:
                     instead = self.on_recursion(ref, target, siblings, path, parameter, depth)
