@@ -170,7 +170,9 @@ class GeminiSchema(SchemaWalker):
                 result.setdefault("type", "string")
             elif values:
                 moved.append(describe("enum" if len(values) > 1 else "const", values if len(values) > 1 else values[0]))
-                result.setdefault("type", _json_type(values))
+                kind = _json_type(values)
+                if kind and "type" not in result:
+                    result["type"] = kind
         kinds = result.get("type")
         if isinstance(kinds, list):
             if "null" in kinds:
@@ -217,12 +219,12 @@ def _without_null_branches(result: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _json_type(values: list[Any]) -> str:
-    """The JSON type of enum values Gemini cannot take as an enum (they then only go into the description)."""
+def _json_type(values: list[Any]) -> str | None:
+    """The one JSON type of enum values Gemini cannot take as an enum (None when they mix types)."""
     kinds = {
         "boolean" if isinstance(v, bool) else "integer" if isinstance(v, int) else type(v).__name__ for v in values
     }
     if kinds <= {"integer", "float"}:
         return "integer" if kinds == {"integer"} else "number"
-    named = {"boolean": "boolean", "dict": "object", "list": "array"}
-    return named[kinds.pop()] if len(kinds) == 1 and next(iter(kinds)) in named else "string"
+    named = {"boolean": "boolean", "dict": "object", "list": "array", "str": "string"}
+    return named.get(kinds.pop()) if len(kinds) == 1 else None
