@@ -1,14 +1,18 @@
-"""JSON-schema helpers shared by the strict transform, tool building, argument validation and the CLI.
+"""JSON-schema helpers shared by the schema dialects, tool building, argument validation and the CLI.
 
-Plain functions over JSON data (dicts and lists): local ``$ref`` resolution, copying, title removal and the
-mapping of strict mode's ``null`` back to "not given". No Haystack or pydantic import.
+Plain functions over JSON data (dicts and lists): local ``$ref`` resolution, copying (a schema's copy with every
+reference pointing from its root), title removal and the mapping of strict mode's ``null`` back to "not given".
+No Haystack or pydantic import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urldefrag, urljoin
+
+#: Nested dicts and lists a schema may have; deeper input is refused (never a ``RecursionError``).
+MAX_JSON_DEPTH = 100
 
 #: Keywords whose value is one schema.
 SCHEMA_KEYWORDS = frozenset({
@@ -48,6 +52,11 @@ def pointer_parts(ref: Any) -> list[str] | None:
     return [part.replace("~1", "/").replace("~0", "~") for part in unquote(ref[2:]).split("/")]
 
 
+def escape(segment: str) -> str:
+    """One JSON-pointer segment as written in a ``$ref`` (``~``, ``/`` and ``%`` escaped)."""
+    return segment.replace("~", "~0").replace("/", "~1").replace("%", "%25")
+
+
 def copy_json(value: Any) -> Any:
     """Deep copy of JSON data (faster than copy.deepcopy for plain dicts and lists)."""
     if isinstance(value, dict):
@@ -55,6 +64,70 @@ def copy_json(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_json(v) for v in value]
     return value
+
+
+def copy_schema(schema: dict[str, Any], too_deep: Callable[[str], Exception]) -> dict[str, Any]:
+    """A deep copy of ``schema`` in which every ``$ref`` is a JSON pointer from the copy's root.
+
+    References resolve against the schema resource they appear in (the nearest ``$id``), to a resource's
+    ``$id``, a JSON pointer inside it, or an ``$anchor``; one that points outside the schema is left as it is
+    (an error when it is followed). Input nested deeper than :data:`MAX_JSON_DEPTH` raises ``too_deep(path)``;
+    the copy is iterative, so no input gives a ``RecursionError``.
+    """
+    holder: dict[str, Any] = {}
+    stack: list[tuple[Any, Any, Any, str, int]] = [(schema, holder, "root", "$", 0)]
+    has_resources = False
+    while stack:
+        value, container, key, path, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > MAX_JSON_DEPTH:
+                raise too_deep(path)
+            has_resources = has_resources or "$id" in value or "$anchor" in value
+            copied: dict[str, Any] = dict.fromkeys(value)
+            stack.extend((v, copied, k, f"{path}.{k}", depth + 1) for k, v in value.items())
+            container[key] = copied
+        elif isinstance(value, (list, tuple)):
+            if depth > MAX_JSON_DEPTH:
+                raise too_deep(path)
+            items: list[Any] = [None] * len(value)
+            stack.extend((v, items, i, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+            container[key] = items
+        else:
+            container[key] = value
+    root: dict[str, Any] = holder["root"]
+    if has_resources:
+        _point_refs_from_root(root)
+    return root
+
+
+def _point_refs_from_root(root: dict[str, Any]) -> None:
+    """Rewrite, in place, every ``$ref`` that resolves inside ``root`` as a JSON pointer from ``root``."""
+    root_id = root.get("$id")
+    root_base = urldefrag(root_id)[0] if isinstance(root_id, str) else ""
+    resources: dict[str, str] = {root_base: ""}
+    anchors: dict[str, str] = {}
+    refs: list[tuple[dict[str, Any], str]] = []
+    stack: list[tuple[Any, str, str]] = [(root, root_base, "")]
+    while stack:
+        node, base, pointer = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("$id"), str):
+            base = urldefrag(urljoin(base, node["$id"]))[0]
+            resources.setdefault(base, pointer)
+        if isinstance(node.get("$anchor"), str):
+            anchors.setdefault(f"{base}#{node['$anchor']}", pointer)
+        if isinstance(node.get("$ref"), str):
+            refs.append((node, base))
+        for segments, sub in subschemas(node):
+            stack.append((sub, base, pointer + "".join("/" + escape(str(s)) for s in segments)))
+    for node, base in refs:
+        absolute = urljoin(base, node["$ref"]) if base else node["$ref"]
+        uri, fragment = urldefrag(absolute)
+        if uri in resources and (not fragment or fragment.startswith("/")):
+            node["$ref"] = "#" + resources[uri] + fragment
+        elif absolute in anchors:
+            node["$ref"] = "#" + anchors[absolute]
 
 
 def subschemas(node: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Any]]:

@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
-from urllib.parse import urldefrag, urljoin
 
-from aiml_agent._schema import copy_json, pointer_parts, resolve_ref, subschemas
+from aiml_agent._schema import MAX_JSON_DEPTH, copy_json, copy_schema, escape, pointer_parts, resolve_ref
 from aiml_agent._schema_merge import SchemaConflict, merge_schemas
 
 if TYPE_CHECKING:  # the walk needs no Haystack import (aiml_agent.errors loads it: imported on failure)
     from aiml_agent.errors import StrictSchemaError
 
-#: Nested dicts and lists the input may have.
-MAX_JSON_DEPTH = 100
 #: Schema levels one walk follows, through inlined references.
 MAX_DEPTH = 64
 #: Schema nodes in one result.
@@ -132,7 +129,10 @@ class SchemaWalker:
         """The rewritten schema (a new dict), or :class:`StrictSchemaError`."""
         if not isinstance(self.source, dict):
             raise self.fail(f"the schema must be a JSON object, not {_kind(self.source)}", "$", None)
-        self.root: dict[str, Any] = load(self.source, self.fail)
+        self.root: dict[str, Any] = copy_schema(
+            self.source,
+            lambda path: self.fail(f"the schema is nested more than {MAX_JSON_DEPTH} levels deep", path, None),
+        )
         try:
             return self._walk()
         except _InlinedTooMuch:
@@ -350,73 +350,6 @@ class SchemaWalker:
 
 
 # --------------------------------------------------------------------------------------------------
-# Loading: a private copy whose references all point from its root.
-# --------------------------------------------------------------------------------------------------
-def load(schema: dict[str, Any], fail: Any) -> dict[str, Any]:
-    """A deep copy of ``schema`` in which every ``$ref`` is a JSON pointer from the copy's root.
-
-    References resolve against the schema resource they appear in (the nearest ``$id``), to a resource's
-    ``$id``, a JSON pointer inside it, or an ``$anchor``; one that points outside the schema is left as it is
-    (an error when the walk reaches it). ``fail(reason, path, parameter)`` builds the error raised for input
-    nested deeper than :data:`MAX_JSON_DEPTH`.
-    """
-    holder: dict[str, Any] = {}
-    stack: list[tuple[Any, Any, Any, str, int]] = [(schema, holder, "root", "$", 0)]
-    has_resources = False
-    while stack:
-        value, container, key, path, depth = stack.pop()
-        if isinstance(value, dict):
-            if depth > MAX_JSON_DEPTH:
-                raise fail(f"the schema is nested more than {MAX_JSON_DEPTH} levels deep", path, None)
-            has_resources = has_resources or "$id" in value or "$anchor" in value
-            copied: dict[str, Any] = dict.fromkeys(value)
-            stack.extend((v, copied, k, f"{path}.{k}", depth + 1) for k, v in value.items())
-            container[key] = copied
-        elif isinstance(value, (list, tuple)):
-            if depth > MAX_JSON_DEPTH:
-                raise fail(f"the schema is nested more than {MAX_JSON_DEPTH} levels deep", path, None)
-            items: list[Any] = [None] * len(value)
-            stack.extend((v, items, i, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
-            container[key] = items
-        else:
-            container[key] = value
-    root: dict[str, Any] = holder["root"]
-    if has_resources:
-        _point_refs_from_root(root)
-    return root
-
-
-def _point_refs_from_root(root: dict[str, Any]) -> None:
-    """Rewrite, in place, every ``$ref`` that resolves inside ``root`` as a JSON pointer from ``root``."""
-    root_id = root.get("$id")
-    root_base = urldefrag(root_id)[0] if isinstance(root_id, str) else ""
-    resources: dict[str, str] = {root_base: ""}
-    anchors: dict[str, str] = {}
-    refs: list[tuple[dict[str, Any], str]] = []
-    stack: list[tuple[Any, str, str]] = [(root, root_base, "")]
-    while stack:
-        node, base, pointer = stack.pop()
-        if not isinstance(node, dict):
-            continue
-        if isinstance(node.get("$id"), str):
-            base = urldefrag(urljoin(base, node["$id"]))[0]
-            resources.setdefault(base, pointer)
-        if isinstance(node.get("$anchor"), str):
-            anchors.setdefault(f"{base}#{node['$anchor']}", pointer)
-        if isinstance(node.get("$ref"), str):
-            refs.append((node, base))
-        for segments, sub in subschemas(node):
-            stack.append((sub, base, pointer + "".join("/" + escape(str(s)) for s in segments)))
-    for node, base in refs:
-        absolute = urljoin(base, node["$ref"]) if base else node["$ref"]
-        uri, fragment = urldefrag(absolute)
-        if uri in resources and (not fragment or fragment.startswith("/")):
-            node["$ref"] = "#" + resources[uri] + fragment
-        elif absolute in anchors:
-            node["$ref"] = "#" + anchors[absolute]
-
-
-# --------------------------------------------------------------------------------------------------
 # Small helpers the dialects share.
 # --------------------------------------------------------------------------------------------------
 def describe(key: str, value: Any) -> str:
@@ -449,11 +382,6 @@ def tuple_to_array(node: dict[str, Any]) -> None:
 def types_of(node: dict[str, Any]) -> list[str]:
     kinds = node.get("type")
     return kinds if isinstance(kinds, list) else [kinds] if isinstance(kinds, str) else []
-
-
-def escape(segment: str) -> str:
-    """One JSON-pointer segment as written in a ``$ref`` (``~``, ``/`` and ``%`` escaped)."""
-    return segment.replace("~", "~0").replace("/", "~1").replace("%", "%25")
 
 
 def location(ref: str) -> str:
