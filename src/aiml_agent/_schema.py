@@ -71,33 +71,51 @@ def copy_schema(schema: dict[str, Any], too_deep: Callable[[str], Exception]) ->
 
     References resolve against the schema resource they appear in (the nearest ``$id``), to a resource's
     ``$id``, a JSON pointer inside it, or an ``$anchor``; one that points outside the schema is left as it is
-    (an error when it is followed). Input nested deeper than :data:`MAX_JSON_DEPTH` raises ``too_deep(path)``;
-    the copy is iterative, so no input gives a ``RecursionError``.
+    (an error when it is followed). Input nested deeper than :data:`MAX_JSON_DEPTH` raises ``too_deep(path)``
+    before Python's recursion limit is near.
     """
-    holder: dict[str, Any] = {}
-    stack: list[tuple[Any, Any, Any, str, int]] = [(schema, holder, "root", "$", 0)]
-    has_resources = False
-    while stack:
-        value, container, key, path, depth = stack.pop()
-        if isinstance(value, dict):
-            if depth > MAX_JSON_DEPTH:
-                raise too_deep(path)
-            has_resources = has_resources or "$id" in value or "$anchor" in value
-            copied: dict[str, Any] = dict.fromkeys(value)
-            stack.extend((v, copied, k, f"{path}.{k}", depth + 1) for k, v in value.items())
-            container[key] = copied
-        elif isinstance(value, (list, tuple)):
-            if depth > MAX_JSON_DEPTH:
-                raise too_deep(path)
-            items: list[Any] = [None] * len(value)
-            stack.extend((v, items, i, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
-            container[key] = items
-        else:
-            container[key] = value
-    root: dict[str, Any] = holder["root"]
-    if has_resources:
+    resources: list[bool] = []
+    try:
+        root: dict[str, Any] = _copy_bounded(schema, 0, resources)
+    except _TooDeep as error:
+        raise too_deep("$" + "".join(reversed(error.parts))) from None
+    if resources:
         _point_refs_from_root(root)
     return root
+
+
+class _TooDeep(Exception):
+    def __init__(self) -> None:
+        self.parts: list[str] = []  # the path, innermost first
+
+
+def _copy_bounded(value: Any, depth: int, resources: list[bool]) -> Any:
+    """``copy_json`` that refuses more than :data:`MAX_JSON_DEPTH` levels; notes ``$id``/``$anchor`` seen."""
+    if isinstance(value, dict):
+        if depth > MAX_JSON_DEPTH:
+            raise _TooDeep
+        if not resources and ("$id" in value or "$anchor" in value):
+            resources.append(True)
+        copied = {}
+        for key, item in value.items():
+            try:
+                copied[key] = (
+                    _copy_bounded(item, depth + 1, resources) if isinstance(item, (dict, list, tuple)) else item
+                )
+            except _TooDeep as error:
+                error.parts.append(f".{key}")
+                raise
+        return copied
+    if depth > MAX_JSON_DEPTH:
+        raise _TooDeep
+    items = []
+    for index, item in enumerate(value):
+        try:
+            items.append(_copy_bounded(item, depth + 1, resources) if isinstance(item, (dict, list, tuple)) else item)
+        except _TooDeep as error:
+            error.parts.append(f"[{index}]")
+            raise
+    return items
 
 
 def _point_refs_from_root(root: dict[str, Any]) -> None:
