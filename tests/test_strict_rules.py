@@ -285,6 +285,12 @@ def test_non_schema_values_inside_raise_naming_the_path() -> None:
     assert info.value.path == "$.properties.a.items.anyOf[0]"
     with pytest.raises(StrictSchemaError, match="unknown type 'str'"):
         to_strict_schema(obj(a={"type": "str"}))
+    for bad, reason in (({"type": {"x": 1}}, "unknown type"), ({"enum": "x"}, "'enum' must be a list, not a string"),
+                        ({"type": "object", "properties": [], "additionalProperties": False}, "'properties' must be an object"),
+                        ({"type": "object", "properties": {}, "required": True}, "'required' must be a list")):  # fmt: skip
+        with pytest.raises(StrictSchemaError, match=reason) as info:
+            to_strict_schema(obj(a=bad))
+        assert info.value.path == "$.properties.a"
 
 
 # --------------------------------------------------------------------------------------------------

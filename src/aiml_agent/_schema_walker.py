@@ -241,10 +241,7 @@ class SchemaWalker:
                 result[key] = value if key in _CHILDREN else copy_json(value)
             elif action == "describe":
                 moved.append(self.describe(key, value))
-        properties = result.get("properties")
-        if properties is not None:
-            if not isinstance(properties, dict):
-                raise self.fail("'properties' must map names to schemas", path, parameter)
+        if "properties" in result:
             result["properties"] = {
                 name: self.visit(sub, f"{path}.properties.{name}", name if root else parameter, depth + 1)
                 for name, sub in node["properties"].items()
@@ -252,8 +249,8 @@ class SchemaWalker:
         if "items" in result:
             result["items"] = self.visit(node["items"], f"{path}.items", parameter, depth + 1)
         if "anyOf" in result:
-            if not isinstance(result["anyOf"], list) or not result["anyOf"]:
-                raise self.fail("'anyOf' must be a non-empty list of schemas", path, parameter)
+            if not result["anyOf"]:
+                raise self.fail("'anyOf' must not be empty", path, parameter)
             result["anyOf"] = [
                 self.visit(branch, f"{path}.anyOf[{i}]", parameter, depth + 1) for i, branch in enumerate(node["anyOf"])
             ]
@@ -265,6 +262,9 @@ class SchemaWalker:
         """What every dialect wants: no null-valued keywords, ``anyOf`` for ``oneOf``, arrays for tuples, a type
         where ``properties``/``items`` imply one, and no keyword that does not apply to the node's type."""
         node = {k: v for k, v in node.items() if v is not None or k in ("const", "default")}
+        for key, kind in (("enum", list), ("required", list), ("properties", dict), ("anyOf", list)):
+            if key in node and not isinstance(node[key], kind):
+                raise self.fail(f"'{key}' must be {_kind(kind())}, not {_kind(node[key])}", path, parameter)
         if "oneOf" in node:
             if "anyOf" in node:
                 raise self.fail("a schema with both oneOf and anyOf is not supported", path, parameter)
@@ -277,7 +277,7 @@ class SchemaWalker:
             node["type"] = kinds = implied
         type_list = kinds if isinstance(kinds, list) else [kinds] if kinds is not None else []
         for kind in type_list:
-            if kind not in JSON_TYPES:
+            if not isinstance(kind, str) or kind not in JSON_TYPES:
                 reason = f"unknown type {kind!r} (JSON Schema types: {', '.join(sorted(JSON_TYPES))})"
                 raise self.fail(reason, path, parameter)
         if type_list:
@@ -404,6 +404,6 @@ def short_type(schema: Any) -> str:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), type(value).__name__
-    )
+    """What a JSON value is, for errors: ``a list``, ``an object``, ``null``."""
+    kinds = {list: "a list", dict: "an object", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from aiml_agent._regex_subset import unsupported_regex
+from aiml_agent._schema import pointer_parts
 from aiml_agent._schema_walker import Action, SchemaWalker, types_of
 
 #: OpenAI's documented strict-mode limits.
@@ -153,7 +154,7 @@ def check_limits(schema: dict[str, Any], walker: SchemaWalker) -> None:
             return
         ref = node.get("$ref")
         if isinstance(ref, str):
-            name = ref.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~").replace("%25", "%")
+            name = (pointer_parts(ref) or [""])[-1]
             if ref != "#" and name in defs and name not in inside and (name, level) not in checked:
                 checked.add((name, level))
                 first_parameter.setdefault(name, parameter)
