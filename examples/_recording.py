@@ -87,6 +87,66 @@ SCRIPTS: dict[str, list[Any]] = {
             "Casa do Rio at €95 a night (€285 for 3 nights)."
         ),
     ],
+    "approval": [
+        Reply(tool_calls=[ToolCallReply("get_order", {"order_id": "A-1001"})]),
+        Reply(
+            tool_calls=[ToolCallReply("refund", {"order_id": "A-1001", "amount_eur": 250, "reason": "arrived broken"})]
+        ),
+        Reply(
+            text="I'm sorry your espresso machine arrived broken. I've refunded 100 EUR on order A-1001, the most "
+            "I can approve; a colleague will contact you about the remaining 150 EUR.",
+            cost=SCRIPTED_COST,
+        ),
+    ],
+    "traced_agent": [
+        Reply(
+            tool_calls=[
+                ToolCallReply("get_exchange_rate", {"currency": "USD"}),
+                ToolCallReply("get_exchange_rate", {"currency": "GBP"}),
+            ]
+        ),
+        Reply(text="250 euros are about 270 US dollars (1.08 each) and 212.50 pounds (0.85 each).", cost=SCRIPTED_COST),
+    ],
+    # chat_session.py runs in two processes: turns 1-2, then (after a restart) turn 3
+    "chat_session/1": [
+        Reply(
+            tool_calls=[
+                ToolCallReply(
+                    "book_table", {"restaurant": "Casa do Rio", "day": "Friday", "time": "20:00", "people": 2}
+                )
+            ]
+        ),
+        Reply(text="Done: Casa do Rio, Friday at 20:00, for 2 people. Your reference is R-1024.", cost=SCRIPTED_COST),
+        Reply(tool_calls=[ToolCallReply("change_booking", {"reference": "R-1024", "people": 4})]),
+        Reply(text="Changed: booking R-1024 is now for 4 people.", cost=SCRIPTED_COST),
+    ],
+    "chat_session/2": [
+        Reply(
+            text="You're eating at Casa do Rio on Friday at 20:00, for 4 people. Your booking reference is R-1024.",
+            cost=SCRIPTED_COST,
+        ),
+    ],
+    "switch_models": [  # the same two model turns, first from openai/gpt-4o, then from google/gemini-2.5-flash
+        *[
+            reply
+            for _ in range(2)
+            for reply in (
+                Reply(
+                    tool_calls=[
+                        ToolCallReply(
+                            "plan_trip",
+                            {
+                                "traveller": "Ada",
+                                "stops": [{"city": "Lyon", "nights": 2}, {"city": "Marseille", "nights": 1}],
+                                "budget_eur": 600,
+                            },
+                        )
+                    ]
+                ),
+                Reply(text="Ada's trip: Lyon for two nights, then a night in Marseille, within the 600 EUR budget."),
+            )
+        ],
+    ],
     "test_replayable_agent": [
         Reply(tool_calls=[ToolCallReply("get_order_status", {"order_id": "A-1001"})]),
         Reply(text="Your order A-1001 has shipped; it should arrive on Thursday."),
@@ -95,7 +155,18 @@ SCRIPTS: dict[str, list[Any]] = {
     ],
 }
 
-SCRIPT_NAMES = ["quickstart", "weather_agent", "toolset_from_class", "strict_tools", "streaming", "parallel_async"]
+SCRIPT_NAMES = [
+    "quickstart",
+    "weather_agent",
+    "toolset_from_class",
+    "strict_tools",
+    "streaming",
+    "parallel_async",
+    "approval",
+    "traced_agent",
+    "chat_session",
+    "switch_models",
+]
 
 
 def record_all() -> None:

@@ -10,6 +10,10 @@ generator. What happens then depends on the environment and the command line:
                                                         # (scripted answers from examples/_recording.py)
 
 Live runs go to ``AIMLAPI_BASE_URL`` when it is set (the tests point it at a ScriptedServer), else to AIMLAPI.
+
+An example that runs in more than one process (``chat_session.py``) passes ``part=1``, ``part=2``, ...: the
+parts share one cassette, each replaying the requests it makes (part 1 re-records it, later parts add to it),
+and each has its own script in ``_recording.py`` (``"<name>/<part>"``).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def _options() -> argparse.Namespace:
         action="store_true",
         help="with --record: record against the local ScriptedServer even when a key is set",
     )
-    return parser.parse_args()
+    return parser.parse_known_args()[0]  # an example may take options of its own
 
 
 @contextmanager
@@ -63,7 +67,7 @@ def _env(name: str, value: str) -> Iterator[None]:
 
 @contextmanager
 def scripted_server(name: str) -> Iterator[ScriptedServer]:
-    """A ScriptedServer playing the model for example `name`, with a fake key; checks the script was used up."""
+    """A ScriptedServer playing the model for script `name`, with a fake key; checks the script was used up."""
     # examples/ is on sys.path: it is the running script's folder
     from _recording import SCRIPTS
 
@@ -77,19 +81,24 @@ def scripted_server(name: str) -> Iterator[ScriptedServer]:
 
 
 @contextmanager
-def example_session(name: str) -> Iterator[str]:
-    """Replay, run live or re-record example `name`; yields the ``api_base_url`` its generator should use."""
+def example_session(name: str, *, part: int | None = None) -> Iterator[str]:
+    """Replay, run live or re-record example `name`; yields the ``api_base_url`` its generator should use.
+
+    :param part: For an example that runs in several processes, which one this is (1, 2, ...).
+    """
     options = _options()
     path = CASSETTES / f"{name}.yaml"
     shown = path.relative_to(ROOT)
     has_key = bool(os.environ.get("AIMLAPI_API_KEY"))
+    record_mode = "rewrite" if part in (None, 1) else "new_episodes"  # later parts add to what part 1 recorded
     if options.record and (options.offline or not has_key):
-        with scripted_server(name) as server, cassette(path, mode="rewrite"):
+        script = name if part is None else f"{name}/{part}"
+        with scripted_server(script) as server, cassette(path, mode=record_mode):
             print(f"[recording {shown} against a local ScriptedServer: scripted answers, not a real model]")
             yield server.base_url
         print(f"[recorded {shown}]")
     elif options.record:
-        with cassette(path, mode="rewrite"):
+        with cassette(path, mode=record_mode):
             print(f"[recording {shown} against {AIMLAPI_BASE_URL}]")
             yield AIMLAPI_BASE_URL
         print(f"[recorded {shown}]")
@@ -98,7 +107,8 @@ def example_session(name: str) -> Iterator[str]:
     else:
         print(f"[replay: no AIMLAPI_API_KEY set, so the model's answers come from {shown}; set a key to run live]")
         try:
-            with cassette(path, mode="none"):  # a request with no recording fails at once: it is never retried
+            # a request with no recording fails at once: it is never retried; a part leaves the others' requests
+            with cassette(path, mode="none", allow_unplayed=part is not None):
                 yield AIMLAPI_BASE_URL
         except (CannotOverwriteExistingCassetteException, UnplayedInteractionsError) as exc:
             print(

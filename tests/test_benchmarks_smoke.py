@@ -123,6 +123,37 @@ def test_memory_quick() -> None:
     assert [row[0] for row in grid.rows] == ["floor (openai SDK loop)", "haystack Agent + seed", "aiml_agent.Agent"]
 
 
+def test_sessions_quick() -> None:
+    runs, writers = _bench("bench_sessions").main(["--quick"])
+    assert _names(runs)[0] == "no session" and "SQLiteSession, 1000 messages, max_messages=20" in _names(runs)
+    assert all(len(stats.samples_ns) == 3 for stats in runs.stats)
+    assert any(note.startswith("goal short history") for note in runs.notes)
+    assert _names(writers) == ["1 thread x 16 runs", "8 threads x 2 runs"]
+
+
+def test_catalogue_quick() -> None:
+    (table,) = _bench("bench_catalogue").main(["--quick"])
+    assert _names(table)[:2] == ["json.loads(catalogue.json)", "load the embedded catalogue"]
+    assert all(len(stats.samples_ns) == 5 for stats in table.stats)
+    assert any(note.startswith("goal load the embedded catalogue <= 5 ms") for note in table.notes)
+
+
 def test_run_all_rejects_unknown_benchmark() -> None:
     with pytest.raises(SystemExit):
         _bench("run_all").main(["--only", "nope"])
+
+
+def test_tracing_benchmark_compares_instrumented_runs_with_the_uninstrumented_loop() -> None:
+    tables = _bench("bench_tracing").main(["--quick"])
+    hooks, loop = tables
+    assert _names(hooks)[0] == "not instrumented" and "no-op hooks" in _names(hooks)[1]
+    assert _names(loop) == [
+        "not instrumented",
+        "instrumented, spans dropped",
+        "instrumented, exported to memory",
+        "instrumented, exported, capture_content",
+    ]
+    assert all(loop.ratio(name) is not None for name in _names(loop))
+    from aiml_agent import _observe
+
+    assert _observe.observer is None  # the benchmark leaves nothing instrumented

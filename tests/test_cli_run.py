@@ -8,7 +8,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from test_cli import WEATHER_TOOLS, call_cli, isolated_imports, run_cli  # noqa: F401 - a fixture
@@ -104,6 +103,19 @@ def test_the_recorded_cassette_holds_no_key_and_replays_offline(recording: Recor
     assert without_timings(replay.stdout) == EXPECTED_OUTPUT
 
 
+def test_trace_prints_a_line_per_span_to_stderr(recording: Recording) -> None:
+    replay = run_cli("run", "weather.py", PROMPT, "--cassette", "run.yaml", "--trace", cwd=recording.folder)
+
+    assert replay.returncode == 0, replay.stderr
+    assert without_timings(replay.stdout) == EXPECTED_OUTPUT  # the answer is untouched: spans go to stderr
+    names = [line.split(" ms ")[0].rsplit(maxsplit=1)[0] for line in replay.stderr.splitlines()]
+    assert names[0] == names[3] == "span chat openai/gpt-5-chat-latest"
+    assert sorted(names[1:3]) == ["span execute_tool get_time", "span execute_tool get_weather"]  # concurrent
+    assert names[4:] == ["span invoke_agent"]
+    error_line = next(line for line in replay.stderr.splitlines() if "get_time" in line)
+    assert "ERROR ValueError" in error_line and "call.id=call_t" in error_line
+
+
 def test_replay_of_a_changed_prompt_fails_naming_the_difference(
     recording: Recording, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,18 +133,17 @@ def test_replay_of_a_changed_prompt_fails_naming_the_difference(
 
 
 def count_retries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record each retry the OpenAI client makes (its number), still waiting as it would."""
-    from openai._base_client import AsyncAPIClient, SyncAPIClient
+    """Record each retry the generator makes (its number), still waiting as it would."""
+    from aiml_agent import _retries
 
     retries: list[int] = []
-    for client in (SyncAPIClient, AsyncAPIClient):
-        real = client._sleep_for_retry
+    real = _retries.delay
 
-        def counting(self: Any, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
-            retries.append(kwargs.get("retries_taken", 0) + 1)
-            return _real(self, *args, **kwargs)
+    def counting(attempt: int, error: BaseException) -> float:
+        retries.append(attempt)
+        return real(attempt, error)
 
-        monkeypatch.setattr(client, "_sleep_for_retry", counting)
+    monkeypatch.setattr(_retries, "delay", counting)
     return retries
 
 

@@ -106,3 +106,56 @@ def test_plain_text_is_all_description() -> None:
     parsed = parse_docstring("Say hello.\n\n    Greets the user politely,\n    in any language.\n    ")
     assert parsed.description == "Say hello.\n\nGreets the user politely,\nin any language."
     assert parsed.params == {}
+
+
+NUMPY_MARKUP = """Find an order by its ``order_id`` and return an :class:`~shop.models.Order`.
+
+    Calls :func:`shop.api.lookup` (see `the API guide <https://example.com/api>`_); the result is
+    cached, as :py:meth:`Cache.get` explains.
+
+    Parameters
+    ----------
+    order_id : str
+        The id, e.g. ``"A-1001"``; see :ref:`ids <order-ids>`.
+    verbose : bool
+        Add the ``history`` of the order.
+    """
+
+REST_MARKUP = """Find an order by its ``order_id``.
+
+    :param order_id: The id, e.g. ``"A-1001"``, as :class:`shop.OrderId` makes it.
+    :returns: The order.
+    """
+
+
+def test_rest_markup_becomes_plain_text_in_numpy_docstrings() -> None:
+    parsed = parse_docstring(NUMPY_MARKUP)
+    assert parsed.description == (
+        "Find an order by its order_id and return an Order.\n\n"
+        "Calls shop.api.lookup (see the API guide); the result is\ncached, as Cache.get explains."
+    )
+    assert parsed.params == {
+        "order_id": 'The id, e.g. "A-1001"; see ids.',
+        "verbose": "Add the history of the order.",
+    }
+
+
+def test_rest_markup_becomes_plain_text_in_rest_docstrings_and_in_the_tool() -> None:
+    from aiml_agent import create_tool
+
+    def find_order(order_id: str) -> str:
+        return order_id
+
+    find_order.__doc__ = REST_MARKUP
+    made = create_tool(find_order)
+    assert made.description == "Find an order by its order_id."
+    assert (
+        made.parameters["properties"]["order_id"]["description"] == 'The id, e.g. "A-1001", as shop.OrderId makes it.'
+    )
+    assert "`" not in str(made.tool_spec)
+
+
+def test_markdown_code_and_text_without_markup_stay_as_written() -> None:
+    parsed = parse_docstring("Run `ls -l` in the folder.\n\nArgs:\n    path: A `pathlib.Path`-like string.\n")
+    assert parsed.description == "Run `ls -l` in the folder."
+    assert parsed.params == {"path": "A `pathlib.Path`-like string."}

@@ -19,6 +19,14 @@ def test_every_public_name_resolves_and_is_listed() -> None:
         "to_strict_schema",
         "StrictSchemaError",
         "Agent",
+        "ToolFailure",
+        "format_tool_failure",
+        "ToolControls",
+        "ToolRetry",
+        "UsageLimits",
+        "PendingToolCall",
+        "Deny",
+        "Edit",
     }
     assert promised <= set(aiml_agent.__all__)
     for name in aiml_agent.__all__:
@@ -58,6 +66,10 @@ def test_every_library_error_derives_from_the_base_and_keeps_its_builtin_base() 
         errors.AIMLAPIError: RuntimeError,
         errors.MissingAPIKeyError: ValueError,
         errors.OutputValidationError: ValueError,
+        errors.ToolTimeoutError: TimeoutError,
+        errors.ApprovalError: ValueError,
+        errors.ToolRetry: Exception,
+        errors.SessionStoreError: RuntimeError,
     }
     for error_class, builtin in expected.items():
         assert issubclass(error_class, errors.AIMLAgentError), error_class

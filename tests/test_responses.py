@@ -10,11 +10,12 @@ from haystack.dataclasses import ComponentInfo, StreamingChunk
 from openai import OpenAI
 from openai.types.chat import ChatCompletionChunk
 
-from aiml_agent._responses import read_stream, read_stream_async
+from aiml_agent._streams import read_stream, read_stream_async
 from aiml_agent.testing import Reply, ScriptedServer
 
 INFO = ComponentInfo(type="aiml_agent.generator.AIMLAPIChatGenerator", name="llm")
 COST = {"credits_used": 42, "usd_spent": 0.000021}
+BASE_URL = "http://127.0.0.1:1/v1"
 
 
 def scripted_stream(*replies: Any) -> list[list[ChatCompletionChunk]]:
@@ -70,13 +71,13 @@ def test_read_stream_hands_each_chunk_to_the_callback_and_closes() -> None:
     (raw,) = scripted_stream(Reply(text="two words", cost=COST))
     seen: list[StreamingChunk] = []
     stream = SyncFakeStream(raw)
-    chunks = read_stream(stream, seen.append, INFO)
+    chunks = read_stream(stream, seen.append, INFO, BASE_URL)
     assert seen == chunks and stream.closed == 1
     assert chunks[-1].meta["cost"] == COST and "".join(c.content for c in chunks) == "two words"
 
     broken = SyncFakeStream(raw, fail_after=2)
     with pytest.raises(ConnectionError):
-        read_stream(broken, seen.append, INFO)
+        read_stream(broken, seen.append, INFO, BASE_URL)
     assert broken.closed == 1
 
 
@@ -89,15 +90,15 @@ async def test_read_stream_async_sync_and_async_callbacks_and_closing() -> None:
         seen.append(chunk)
 
     stream = FakeStream(raw)
-    chunks = await read_stream_async(stream, collect, INFO)
+    chunks = await read_stream_async(stream, collect, INFO, BASE_URL)
     assert seen == chunks and len(chunks) == len(raw) and stream.closed == 1
 
     plain: list[StreamingChunk] = []
-    assert await read_stream_async(FakeStream(raw), plain.append, INFO) == plain
+    assert await read_stream_async(FakeStream(raw), plain.append, INFO, BASE_URL) == plain
 
     broken = FakeStream(raw, fail_after=2)
     with pytest.raises(ConnectionError):
-        await read_stream_async(broken, collect, INFO)
+        await read_stream_async(broken, collect, INFO, BASE_URL)
     assert broken.closed == 1
 
 
@@ -110,7 +111,7 @@ async def test_read_stream_async_closes_when_cancelled() -> None:
         started.set()
         await asyncio.sleep(10)
 
-    task = asyncio.create_task(read_stream_async(stream, slow, INFO))
+    task = asyncio.create_task(read_stream_async(stream, slow, INFO, BASE_URL))
     await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

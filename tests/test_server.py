@@ -427,3 +427,118 @@ def test_lifecycle_start_stop_and_base_url() -> None:
         _ = server.base_url
     with pytest.raises(TypeError, match="list of replies"):
         ScriptedServer("just one string")  # type: ignore[arg-type]
+
+
+# -- AIMLAPI's own wire: models, problem+json, cost headers, ids, odd streams ------------------------------
+
+
+def raw_get(server: ScriptedServer, path: str, headers: dict[str, str] | None = None) -> tuple[Any, bytes]:
+    port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", path, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response, data
+
+
+def test_models_endpoint_answers_with_a_weak_etag_and_304() -> None:
+    catalogue = {"object": "list", "data": [{"id": "acme/chat", "type": "openai/chat-completions"}]}
+    with ScriptedServer(models=catalogue) as server:
+        response, data = raw_get(server, "/v1/models?include=capabilities")
+        etag = response.getheader("etag")
+        again, empty = raw_get(server, "/models", {"If-None-Match": etag})
+        other, _ = raw_get(server, "/v1/models", {"If-None-Match": 'W/"something-else"'})
+        recorded = [(r.method, r.path) for r in server.requests]
+    assert response.status == 200 and json.loads(data) == catalogue and etag.startswith('W/"')
+    assert (again.status, empty, again.getheader("etag")) == (304, b"", etag)
+    assert other.status == 200
+    assert recorded == [("GET", "/v1/models?include=capabilities"), ("GET", "/models"), ("GET", "/v1/models")]
+    with ScriptedServer() as server:
+        assert raw_get(server, "/v1/models")[0].status == 404  # no models= given
+
+
+def test_problem_json_error() -> None:
+    with ScriptedServer([Reply.problem(401, "You provided an empty string", request_id="req-1")]) as server:
+        response, data = raw_post(server, {"model": "m", "messages": USER})
+    body = json.loads(data)
+    assert response.status == 401 and response.getheader("content-type").startswith("application/problem+json")
+    assert body["title"] == "Unauthorized" and body["status"] == 401 and body["requestId"] == "req-1"
+    assert body["error"] == {"name": "UnauthorizedException", "message": "You provided an empty string"}
+    assert response.getheader("x-request-id") == "req-1" and body["instance"] == "/v1/chat/completions"
+
+
+@pytest.mark.parametrize("cost_in", ["body", "headers", "both"])
+def test_cost_in_body_headers_or_both(cost_in: str) -> None:
+    with ScriptedServer([Reply(text="ok", cost={"credits_used": 42, "usd_spent": 0.00124}, cost_in=cost_in)]) as server:
+        response, data = raw_post(server, {"model": "m", "messages": USER})
+    in_body = "meta" in json.loads(data)
+    in_headers = response.getheader("x-aimlapi-credits-used") == "42"
+    assert (in_body, in_headers) == (cost_in != "headers", cost_in != "body")
+    if in_headers:
+        assert response.getheader("x-aimlapi-usd-spent") == "0.001240000"
+
+
+def test_every_chat_answer_has_an_inference_id_and_echoes_the_client_request_id() -> None:
+    with ScriptedServer(["one", Reply(text="two", inference_id="inf-fixed"), Reply.error(500, "x")]) as server:
+        port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
+        answers = []
+        for client_id in ("abc-1", None, "abc-3"):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            headers = {"content-type": "application/json", **({"X-Client-Request-Id": client_id} if client_id else {})}
+            conn.request("POST", "/v1/chat/completions", json.dumps({"model": "m", "messages": USER}), headers)
+            response = conn.getresponse()
+            response.read()
+            answers.append((response.getheader("x-inference-id"), response.getheader("x-client-request-id")))
+            conn.close()
+    assert answers[0][0].startswith("inf-") and answers[0][1] == "abc-1"
+    assert answers[1] == ("inf-fixed", None)
+    assert answers[2][1] == "abc-3"  # errors too
+
+
+@pytest.mark.parametrize(
+    ("numbering", "head_indexes", "all_indexes"),
+    [("sequential", [0, 1], {0, 1}), ("repeated", [0, 0], {0}), ("missing", [None, None], {None}),
+     ("whole", [None, None], {None})],
+)  # fmt: skip
+def test_tool_call_index_modes(numbering: str, head_indexes: list[Any], all_indexes: set[Any]) -> None:
+    calls = [ToolCallReply("a", {"x": 1}, id="c1"), ToolCallReply("b", {"y": 2}, id="c2")]
+    with ScriptedServer([Reply(tool_calls=calls, tool_call_index=numbering)]) as server:
+        _, data = raw_post(server, stream_body())
+    deltas = [
+        tc
+        for event in sse_events(data)[:-1]
+        for choice in json.loads(event)["choices"]
+        for tc in choice["delta"].get("tool_calls") or []
+    ]
+    heads = [tc for tc in deltas if "id" in tc]
+    assert [tc["id"] for tc in heads] == ["c1", "c2"] and [tc.get("index") for tc in heads] == head_indexes
+    assert {tc.get("index") for tc in deltas} == all_indexes
+    if numbering == "whole":
+        assert deltas == heads and [tc["function"]["arguments"] for tc in heads] == ['{"x":1}', '{"y":2}']
+    else:
+        assert len(deltas) > len(heads)  # the arguments come in fragments after each call's head
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning", "reasoning_details"])
+def test_reasoning_fields_whole_and_streamed(field: str) -> None:
+    reply = Reply(text="Hi.", reasoning="Think first.", reasoning_field=field)
+    with ScriptedServer([reply, reply]) as server:
+        _, whole = raw_post(server, {"model": "m", "messages": USER})
+        _, streamed = raw_post(server, stream_body())
+    message = json.loads(whole)["choices"][0]["message"]
+    deltas = [json.loads(e)["choices"][0]["delta"] for e in sse_events(streamed)[:-1] if json.loads(e)["choices"]]
+    pieces = [d[field] for d in deltas if field in d]
+    if field == "reasoning_details":
+        assert message[field][0]["text"] == "Think first." and message[field][0]["type"] == "reasoning.text"
+        assert "".join(p[0]["text"] for p in pieces) == "Think first."
+    else:
+        assert message[field] == "Think first." and "".join(pieces) == "Think first."
+
+
+def test_raw_events_and_content_type_are_sent_as_given() -> None:
+    with ScriptedServer([Reply(events=["{broken", "[DONE]"]), Reply(body=b"{", content_type="application/json")]) as s:
+        _, streamed = raw_post(s, stream_body())
+        response, data = raw_post(s, {"model": "m", "messages": USER})
+    assert sse_events(streamed) == ["{broken", "[DONE]"]
+    assert (response.getheader("content-type"), data) == ("application/json", b"{")

@@ -481,13 +481,13 @@ def test_tool_limit_and_duplicate_names() -> None:
 def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Count real conversions (the names of the tools converted), starting from an empty cache."""
     calls: list[str] = []
-    real = strict_module.to_strict_schema
+    real = strict_module.tool_parameters_for
 
-    def counting(schema: dict[str, Any], *, tool_name: str | None = None) -> dict[str, Any]:
-        calls.append(str(tool_name))
-        return real(schema, tool_name=tool_name)
+    def counting(schema: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        calls.append(str(kwargs["tool_name"]))
+        return real(schema, **kwargs)
 
-    monkeypatch.setattr(strict_module, "to_strict_schema", counting)
+    monkeypatch.setattr(strict_module, "tool_parameters_for", counting)
     monkeypatch.setattr(strict_module, "_cache", type(strict_module._cache)())
     return calls
 
@@ -528,7 +528,7 @@ def test_schema_cache_is_bounded_and_keeps_its_keys_alive(conversions: list[str]
         tool_definitions(tools[i : i + MAX_TOOLS], strict=True)
     assert len(strict_module._cache) == size
     # each entry holds its parameters dict, so no other dict can take over its id while it is cached
-    assert all(id(entry[0]) == key for key, entry in strict_module._cache.items())
+    assert all(id(entry[0]) == key[0] for key, entry in strict_module._cache.items())
     tool_definitions([tools[-1]], strict=True)  # recent: still cached
     tool_definitions([tools[0]], strict=True)  # least recently used: dropped, converted again
     assert conversions.count("t0") == 2 and conversions.count(f"t{size + 9}") == 1

@@ -21,10 +21,11 @@ from haystack.tools.errors import ToolInvocationError
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from aiml_agent._arguments import MAX_ERROR_LINES
 from aiml_agent.context import RunContext, use_run_context
 from aiml_agent.errors import ToolArgumentsError
-from aiml_agent.tools import FunctionTool, ToolDefinitionError, create_tool, result_to_text, tool
+from aiml_agent.strict import to_strict_schema
+from aiml_agent.tool_failure import MAX_ERROR_LINES
+from aiml_agent.tools import FunctionTool, ToolDefinitionError, create_tool, tool
 
 
 class Unit(enum.Enum):
@@ -159,6 +160,49 @@ def test_annotated_field_constraints_and_defaults_apply_at_call_time() -> None:
     assert made.invoke() == (10, 0)  # the Field default is given to the function
     with pytest.raises(ToolArgumentsError, match="- size: Input should be greater than or equal to 1; got 0"):
         made.invoke(size=0)
+
+
+def test_fastapi_style_field_defaults_are_constraints_not_values() -> None:
+    """``n: int = Field(..., gt=10)``: required, constrained, described; the function never gets a FieldInfo."""
+    received: list[Any] = []
+
+    def pick(
+        n: int = Field(..., gt=10, description="A big number"),
+        size: int = Field(3, ge=1),
+        tags: list[str] = Field(default_factory=list, description="Labels"),  # noqa: B008
+    ) -> str:
+        received.append((n, size, tags))
+        return "ok"
+
+    made = create_tool(pick)
+    props = made.parameters["properties"]
+    assert made.parameters["required"] == ["n"]
+    assert props["n"] == {"type": "integer", "exclusiveMinimum": 10, "description": "A big number"}
+    assert props["size"] == {"type": "integer", "minimum": 1, "default": 3}
+    assert props["tags"]["description"] == "Labels" and "default" not in made.parameters["required"]
+    assert made.invoke(n=11) == "ok" and received[-1] == (11, 3, [])
+    assert made.invoke(n=12, size=None, tags=None) == "ok" and received[-1] == (12, 3, [])  # null: the default
+    with pytest.raises(ToolArgumentsError, match="- n: Input should be greater than 10; got 5"):
+        made.invoke(n=5)
+    with pytest.raises(ToolArgumentsError, match="- n: required, but missing"):
+        made.invoke()
+    strict = to_strict_schema(made.parameters)
+    assert sorted(strict["required"]) == ["n", "size", "tags"]
+
+
+def test_null_means_the_default_for_every_kind_of_default() -> None:
+    def scale(
+        factor: Annotated[float, Field(default=5.0)],
+        offset: Annotated[float, Field(default_factory=lambda: 1.5)],
+        unit: str = "m",
+    ) -> str:
+        return f"{factor} {offset} {unit}"
+
+    made = create_tool(scale)
+    strict = to_strict_schema(made.parameters)
+    assert strict["properties"]["factor"]["type"] == ["number", "null"]  # strict mode lets the model send null
+    assert made.invoke(factor=None, offset=None, unit=None) == "5.0 1.5 m"
+    assert made.invoke(factor=2) == "2.0 1.5 m"
 
 
 def test_invalid_tool_name_is_refused() -> None:
@@ -648,34 +692,6 @@ def test_schema_and_docstring_wait_for_first_use() -> None:
     schema = made.parameters
     made.warm_up()
     assert made.parameters is schema
-
-
-# --- result_to_text ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        ("plain text", "plain text"),
-        ("", ""),
-        (None, "null"),
-        (42, "42"),
-        (True, "True"),
-        (Unit.CELSIUS, "Unit.CELSIUS"),
-        ({"a": 1, "when": datetime.date(2024, 1, 2)}, '{"a": 1, "when": "2024-01-02"}'),
-        ([1, "é", None], '[1, "é", null]'),
-        ((1, 2), "[1, 2]"),
-        (Address(street="Main", zip=1), '{"street": "Main", "zip": 1, "title": "home"}'),
-        (Point(1, 2), '{"x": 1, "y": 2}'),
-        ({"unit": Unit.FAHRENHEIT, "p": Point(3)}, '{"unit": "fahrenheit", "p": {"x": 3, "y": 0}}'),
-        ({"odd": Opaque}, None),  # not JSON-able inside: str() of that value, still JSON around it
-    ],
-)
-def test_result_to_text(value: Any, text: str | None) -> None:
-    if text is None:
-        assert result_to_text(value).startswith('{"odd": "<class ')
-    else:
-        assert result_to_text(value) == text
 
 
 # --- with Haystack's own machinery ---------------------------------------------------------------------

@@ -16,6 +16,10 @@ _EXPORTS: dict[str, str] = {
     "AIMLAPIError": "aiml_agent.errors",
     "AIMLAgentError": "aiml_agent.errors",
     "MissingAPIKeyError": "aiml_agent.errors",
+    "ModelCapabilityError": "aiml_agent.errors",
+    "ModelProfile": "aiml_agent.profiles",
+    "profile_for": "aiml_agent.profiles",
+    "refresh_catalogue": "aiml_agent.profiles",
     "tool": "aiml_agent.tools",
     "create_tool": "aiml_agent.tools",
     "FunctionTool": "aiml_agent.tools",
@@ -30,6 +34,23 @@ _EXPORTS: dict[str, str] = {
     "Step": "aiml_agent.run_result",
     "ToolCallRecord": "aiml_agent.run_result",
     "Usage": "aiml_agent.run_result",
+    "UsageLimits": "aiml_agent.run_result",
+    "ToolFailure": "aiml_agent.tool_failure",
+    "FieldError": "aiml_agent.tool_failure",
+    "format_tool_failure": "aiml_agent.tool_failure",
+    "ToolControls": "aiml_agent.tool_controls",
+    "ToolRetry": "aiml_agent.errors",
+    "ToolTimeoutError": "aiml_agent.errors",
+    "ApprovalError": "aiml_agent.errors",
+    "PendingToolCall": "aiml_agent.approval",
+    "Deny": "aiml_agent.approval",
+    "Edit": "aiml_agent.approval",
+    "instrument": "aiml_agent.tracing",
+    "uninstrument": "aiml_agent.tracing",
+    "Session": "aiml_agent.sessions",
+    "SQLiteSession": "aiml_agent.sessions",
+    "RunRecord": "aiml_agent.sessions",
+    "SessionStoreError": "aiml_agent.errors",
 }
 
 __all__ = [
@@ -37,40 +58,72 @@ __all__ = [
     "AIMLAPIError",
     "AIMLAgentError",
     "Agent",
+    "ApprovalError",
+    "Deny",
+    "Edit",
+    "FieldError",
     "FunctionTool",
     "MissingAPIKeyError",
+    "ModelCapabilityError",
+    "ModelProfile",
     "OutputValidationError",
+    "PendingToolCall",
     "RunContext",
+    "RunRecord",
+    "SQLiteSession",
+    "Session",
+    "SessionStoreError",
     "Step",
     "StrictSchemaError",
     "ToolArgumentsError",
     "ToolCallRecord",
+    "ToolControls",
     "ToolDefinitionError",
+    "ToolFailure",
+    "ToolRetry",
+    "ToolTimeoutError",
     "Toolset",
     "Usage",
+    "UsageLimits",
     "__version__",
     "create_tool",
+    "format_tool_failure",
+    "instrument",
+    "profile_for",
+    "refresh_catalogue",
     "to_strict_schema",
     "tool",
+    "uninstrument",
 ]
 
 if TYPE_CHECKING:
     from aiml_agent.agent import Agent
+    from aiml_agent.approval import Deny, Edit, PendingToolCall
     from aiml_agent.context import RunContext
     from aiml_agent.errors import (
         AIMLAgentError,
         AIMLAPIError,
+        ApprovalError,
         MissingAPIKeyError,
+        ModelCapabilityError,
         OutputValidationError,
+        SessionStoreError,
         StrictSchemaError,
         ToolArgumentsError,
         ToolDefinitionError,
+        ToolRetry,
+        ToolTimeoutError,
     )
     from aiml_agent.generator import AIMLAPIChatGenerator
-    from aiml_agent.run_result import Step, ToolCallRecord, Usage
+    from aiml_agent.profiles import ModelProfile, profile_for, refresh_catalogue
+    from aiml_agent.run_result import Step, ToolCallRecord, Usage, UsageLimits
+    from aiml_agent.sessions import RunRecord, Session, SQLiteSession
     from aiml_agent.strict import to_strict_schema
+    from aiml_agent.tool_controls import ToolControls
+    from aiml_agent.tool_failure import FieldError, ToolFailure, format_tool_failure
     from aiml_agent.tools import FunctionTool, create_tool, tool
     from aiml_agent.toolset import Toolset
+    from aiml_agent.tracing import instrument, uninstrument
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,8 @@
-"""Call time: validate a model's tool arguments and describe what is wrong in a few lines it can act on."""
+"""Call time: validate a model's tool arguments and list what is wrong, field by field (worded by
+:mod:`aiml_agent.tool_failure`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,14 +10,12 @@ from pydantic import ValidationError
 
 from aiml_agent._schema import drop_optional_nulls
 from aiml_agent._signature import ArgumentsModel
-
-#: The error message lists at most this many bad fields.
-MAX_ERROR_LINES = 10
+from aiml_agent.tool_failure import FieldError
 
 
 def validate_arguments(
     arguments_model: ArgumentsModel, arguments: Mapping[str, Any]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], list[FieldError]]:
     """Validate ``arguments`` (lax mode); ``None`` for a parameter with a default means "use the default".
 
     The same holds inside nested objects: strict mode makes every optional property nullable, so ``null``
@@ -32,7 +30,7 @@ def validate_arguments(
         properties = schema["properties"]
         given = {k: drop_optional_nulls(v, properties[k], schema) if k in properties else v for k, v in given.items()}
     unknown = [name for name in given if name not in arguments_model.names]
-    errors: list[dict[str, Any]] = []
+    errors: list[FieldError] = []
     values: dict[str, Any] = {}
     try:
         values = arguments_model.validate({k: v for k, v in given.items() if k not in unknown})
@@ -40,23 +38,23 @@ def validate_arguments(
         errors.extend(errors_from_validation(error))
     expected = ", ".join(arguments_model.names) or "no arguments"
     errors.extend(
-        {
-            "field": name,
-            "message": f"unexpected argument (the tool takes: {expected})",
-            "type": "extra_forbidden",
-            "input": given[name],
-        }
+        FieldError(
+            field=name,
+            message=f"unexpected argument (the tool takes: {expected})",
+            type="extra_forbidden",
+            input=given[name],
+        )
         for name in unknown
     )
     return values, errors
 
 
-def errors_from_validation(error: ValidationError, *, root: str = "(arguments)") -> list[dict[str, Any]]:
+def errors_from_validation(error: ValidationError, *, root: str = "(arguments)") -> list[FieldError]:
     """Pydantic's errors as one dict per bad field: ``field`` (``a.b[0]``, or ``root`` for the whole value),
     ``message``, ``type`` and ``input`` (absent for a missing field)."""
-    errors: list[dict[str, Any]] = []
+    errors: list[FieldError] = []
     for item in error.errors(include_url=False):
-        entry: dict[str, Any] = {"field": _path(item["loc"], root), "message": item["msg"], "type": item["type"]}
+        entry = FieldError(field=_path(item["loc"], root), message=item["msg"], type=item["type"])
         if item["type"] != "missing":
             entry["input"] = item.get("input")
         errors.append(entry)
@@ -68,32 +66,3 @@ def _path(loc: tuple[Any, ...], root: str) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or root
-
-
-def format_errors(tool_name: str, errors: list[dict[str, Any]]) -> str:
-    """One short line per bad field: where, what was expected, what came. Written for a model to read.
-
-    At most ``MAX_ERROR_LINES`` fields are listed (a list of 500 bad items would drown the message).
-    """
-    return f"Invalid arguments for tool '{tool_name}':\n{error_lines(errors)}"
-
-
-def error_lines(errors: list[dict[str, Any]]) -> str:
-    """The lines of :func:`format_errors` without its heading, for other messages (e.g. an invalid answer)."""
-    lines = []
-    for error in errors[:MAX_ERROR_LINES]:
-        if error["type"] == "missing":
-            lines.append(f"- {error['field']}: required, but missing")
-        else:
-            lines.append(f"- {error['field']}: {error['message']}; got {_short(error.get('input'))}")
-    if len(errors) > MAX_ERROR_LINES:
-        lines.append(f"- ... and {len(errors) - MAX_ERROR_LINES} more invalid fields")
-    return "\n".join(lines)
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=repr)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,4 +1,5 @@
-"""How the generator's openai clients talk HTTP: one SSL context per process, no OpenAI account headers.
+"""How the generator's openai clients talk HTTP: one SSL context per process, no OpenAI account headers, and
+retries left to :mod:`aiml_agent._retries`.
 
 Building the SDK's default HTTP client builds an SSL context and reads the CA bundle every time (25-70 ms);
 sharing one context makes a generator cheap to create. The SDK also sends OpenAI settings from the
@@ -14,7 +15,7 @@ import ssl
 from functools import cache
 from typing import Any
 
-from openai import DefaultAsyncHttpxClient, DefaultHttpxClient, omit
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient, DefaultHttpxClient, OpenAI, omit
 
 
 def default_http_client(base_url: str, timeout: float, *, async_client: bool) -> Any:
@@ -91,3 +92,19 @@ def without_openai_environment_headers(api_key: str) -> dict[str, Any]:
     headers: dict[str, Any] = {name: omit for name in names if name and name.lower() != "authorization"}
     headers["Authorization"] = f"Bearer {api_key}"
     return headers
+
+
+class RetryingClient(OpenAI):
+    """The openai SDK's client with its own retries off: :mod:`aiml_agent._retries` retries, ``retries`` times."""
+
+    def __init__(self, *, retries: int, **kwargs: Any) -> None:
+        super().__init__(max_retries=0, **kwargs)
+        self.retries = retries
+
+
+class AsyncRetryingClient(AsyncOpenAI):
+    """Async `RetryingClient`."""
+
+    def __init__(self, *, retries: int, **kwargs: Any) -> None:
+        super().__init__(max_retries=0, **kwargs)
+        self.retries = retries

@@ -140,7 +140,7 @@ class GeminiSchema(SchemaWalker):
             return node
         if "anyOf" in node or "oneOf" in node:
             raise self.fail("the root cannot be a union (anyOf/oneOf); it must be one object", path, None)
-        return {"type": "object", **node}
+        return {**node, "type": node.get("type", "object")}
 
     def on_recursion(
         self, ref: str, target: dict[str, Any], siblings: dict[str, Any], path: str, parameter: str | None, depth: int

@@ -1,29 +1,28 @@
-"""Turn chat-completion responses (whole or streamed) into Haystack ChatMessages, AIMLAPI-aware.
+"""Turn chat-completion answers into Haystack ChatMessages, as any gateway sends them (streams: :mod:`._streams`).
 
-Two things differ from Haystack's own OpenAI converters, and are why this module exists:
+What real servers behind AIMLAPI send, and what becomes of it:
 
 - a tool call whose arguments are not valid JSON is kept (empty ``arguments``, the raw text and the parse
   error in ``ToolCall.extra``) instead of being dropped, so an agent can tell the model what went wrong;
-- AIMLAPI's top-level ``meta.usage`` (``credits_used``, ``usd_spent``) lands in the reply's ``meta["cost"]``.
+- reasoning text (``reasoning_content``, ``reasoning``, ``reasoning_details``) becomes ``ReasoningContent``;
+- finish reasons other than OpenAI's (``"eos"``, ``""``, none at all) are kept as sent in ``meta``;
+- AIMLAPI's cost (``meta.usage`` in the body, else the ``x-aimlapi-credits-used`` / ``x-aimlapi-usd-spent``
+  headers) lands in ``meta["cost"]``; the request's ``X-Client-Request-Id`` and the answer's ``x-inference-id``
+  in ``meta["client_request_id"]`` / ``meta["inference_id"]``;
+- an answer that is not JSON and an answer with no choice raise :class:`~aiml_agent.errors.AIMLAPIError`
+  naming the server and what was wrong.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from inspect import isawaitable
+from collections.abc import Mapping
 from typing import Any
 
 from haystack import logging
-from haystack.components.generators.chat.openai import _convert_chat_completion_chunk_to_streaming_chunk
-from haystack.components.generators.utils import _serialize_object
 from haystack.dataclasses import (
     ChatMessage,
-    ComponentInfo,
     ReasoningContent,
-    StreamingCallbackT,
-    StreamingChunk,
-    SyncStreamingCallbackT,
     ToolCall,
 )
 
@@ -33,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 RAW_ARGUMENTS = "raw_arguments"
 ARGUMENTS_ERROR = "arguments_error"
+REASONING_DETAILS = "reasoning_details"
+
+
+# ---- pieces shared by whole and streamed answers -----------------------------------------------------------
 
 
 def parse_tool_call(*, tool_name: str, raw_arguments: str | dict[str, Any] | None, call_id: str | None) -> ToolCall:
@@ -78,136 +81,192 @@ def cost_of(response: Any) -> dict[str, Any] | None:
 
     The openai SDK keeps fields it does not know in ``model_extra``, which is where AIMLAPI's ``meta`` lands.
     """
-    extra = getattr(response, "model_extra", None) or {}
-    meta = extra.get("meta")
+    meta = _extra(response, "meta")
     if isinstance(meta, dict) and isinstance(meta.get("usage"), dict):
         return dict(meta["usage"])
     return None
 
 
-def completion_to_message(completion: Any, choice: Any) -> ChatMessage:
+def wire_meta(headers: Mapping[str, str] | None, client_request_id: str | None) -> dict[str, Any]:
+    """What the HTTP exchange tells about a reply: request ids and the cost headers.
+
+    :returns: ``client_request_id``, ``inference_id`` (when the server sent ``x-inference-id``) and
+        ``header_cost`` (from ``x-aimlapi-credits-used`` / ``x-aimlapi-usd-spent``, when sent).
+    """
+    meta: dict[str, Any] = {}
+    if client_request_id:
+        meta["client_request_id"] = client_request_id
+    headers = headers or {}
+    inference_id = headers.get("x-inference-id")
+    if inference_id:
+        meta["inference_id"] = inference_id
+    cost: dict[str, Any] = {}
+    credits, usd = headers.get("x-aimlapi-credits-used"), headers.get("x-aimlapi-usd-spent")
+    if credits:
+        cost["credits_used"] = _number(credits)
+    if usd:
+        cost["usd_spent"] = _number(usd)
+    if cost:
+        meta["header_cost"] = cost
+    return meta
+
+
+def with_wire(meta: dict[str, Any], wire: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``meta`` plus the exchange's ids; the header cost only when the body reported none."""
+    if not wire:
+        return meta
+    for key in ("client_request_id", "inference_id"):
+        if key in wire:
+            meta[key] = wire[key]
+    if "cost" not in meta and "header_cost" in wire:
+        meta["cost"] = dict(wire["header_cost"])
+    return meta
+
+
+def check_finish_reason(reply: ChatMessage) -> None:
+    """Log a reply cut short by the length limit or the content filter (the reply itself is kept)."""
+    reason = reply.meta.get("finish_reason")
+    if reason == "length":
+        logger.warning(
+            "The reply was cut at the length limit before it was finished; raise max_tokens / "
+            "max_completion_tokens for longer answers."
+        )
+    elif reason == "content_filter":
+        logger.warning("The reply was cut short by the content filter.")
+
+
+# ---- whole answers -----------------------------------------------------------------------------------------
+
+
+def completion_replies(completion: Any, *, base_url: str, wire: Mapping[str, Any] | None = None) -> list[ChatMessage]:
+    """The replies of a whole (non-streamed) answer.
+
+    :param completion: What the openai SDK parsed: a ``ChatCompletion``, or the text of a non-JSON answer.
+    :param base_url: Named in errors.
+    :param wire: See `wire_meta`.
+    :raises AIMLAPIError: The answer is not a chat completion, or has no choice.
+    """
+    if isinstance(completion, (str, bytes)):
+        text = completion.decode(errors="replace") if isinstance(completion, bytes) else completion
+        raise AIMLAPIError(f"The answer from {base_url} is not JSON: {excerpt(text)}", body=excerpt(text))
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        raise AIMLAPIError(
+            f"The server at {base_url} returned no choice (an answer with an empty 'choices' list): no reply to use."
+        )
+    return [completion_to_message(completion, choice, wire) for choice in choices]
+
+
+def completion_to_message(completion: Any, choice: Any, wire: Mapping[str, Any] | None = None) -> ChatMessage:
     """Convert one choice of a (possibly parsed) ChatCompletion into an assistant ChatMessage.
 
     :param completion: The ``ChatCompletion`` or ``ParsedChatCompletion``.
     :param choice: One of its choices.
+    :param wire: See `wire_meta`.
     """
     message = choice.message
     tool_calls = [
-        parse_tool_call(tool_name=tc.function.name, raw_arguments=tc.function.arguments, call_id=tc.id)
-        for tc in message.tool_calls or []
+        parse_tool_call(tool_name=tc.function.name, raw_arguments=tc.function.arguments, call_id=call_id_of(tc.id, i))
+        for i, tc in enumerate(message.tool_calls or [])
         if getattr(tc, "type", "function") == "function" and getattr(tc, "function", None) is not None
     ]
     meta: dict[str, Any] = {
+        "id": completion.id,
         "model": completion.model,
         "index": choice.index,
         "finish_reason": choice.finish_reason,
-        "usage": _serialize_object(completion.usage),
+        "usage": plain(completion.usage),
     }
     if choice.logprobs:
-        meta["logprobs"] = _serialize_object(choice.logprobs)
+        meta["logprobs"] = plain(choice.logprobs)
     if getattr(message, "refusal", None):
         meta["refusal"] = message.refusal
     cost = cost_of(completion)
     if cost is not None:
         meta["cost"] = cost
-    return ChatMessage.from_assistant(text=message.content, tool_calls=tool_calls, meta=meta)
-
-
-def chunks_to_message(chunks: list[StreamingChunk]) -> ChatMessage:
-    """Join the streamed chunks of one reply into a ChatMessage (text, reasoning, tool calls, meta, cost).
-
-    Tool-call fragments are joined by their ``index``; the id and name come from the first fragment that has them.
-    """
-    text = "".join(chunk.content for chunk in chunks)
-    reasoning_parts = [chunk.reasoning.reasoning_text for chunk in chunks if chunk.reasoning]
-    calls: dict[int, dict[str, Any]] = {}
-    for chunk in chunks:
-        for delta in chunk.tool_calls or []:
-            call = calls.setdefault(delta.index, {"id": None, "name": "", "arguments": ""})
-            if delta.id:
-                call["id"] = delta.id
-            if delta.tool_name:
-                call["name"] += delta.tool_name
-            if delta.arguments:
-                call["arguments"] += delta.arguments
-    tool_calls = [
-        parse_tool_call(tool_name=call["name"], raw_arguments=call["arguments"], call_id=call["id"])
-        for _, call in sorted(calls.items())
-    ]
-
-    def last(key: str) -> Any:
-        return next((chunk.meta[key] for chunk in reversed(chunks) if chunk.meta.get(key) is not None), None)
-
-    finish_reasons = [chunk.finish_reason for chunk in chunks if chunk.finish_reason]
-    meta: dict[str, Any] = {
-        "model": last("model"),
-        "index": 0,
-        "finish_reason": finish_reasons[-1] if finish_reasons else None,
-        "completion_start_time": chunks[0].meta.get("received_at") if chunks else None,
-        "usage": last("usage"),
-    }
-    logprobs = [chunk.meta["logprobs"] for chunk in chunks if chunk.meta.get("logprobs")]
-    if logprobs:
-        meta["logprobs"] = logprobs
-    cost = last("cost")
-    if cost is not None:
-        meta["cost"] = cost
-    reasoning = ReasoningContent(reasoning_text="".join(reasoning_parts)) if reasoning_parts else None
-    return ChatMessage.from_assistant(text=text or None, tool_calls=tool_calls, reasoning=reasoning, meta=meta)
-
-
-def read_stream(stream: Any, callback: SyncStreamingCallbackT, info: ComponentInfo) -> list[StreamingChunk]:
-    """Read an openai ``Stream`` to the end, handing each converted chunk to `callback`; always closes it."""
-    chunks: list[StreamingChunk] = []
-    append = chunks.append
-    try:
-        for chunk in stream:
-            converted = to_streaming_chunk(chunk, chunks, info)
-            append(converted)
-            callback(converted)
-    finally:
-        stream.close()
-    return chunks
-
-
-async def read_stream_async(stream: Any, callback: StreamingCallbackT, info: ComponentInfo) -> list[StreamingChunk]:
-    """Async `read_stream` (the callback may be sync or async); closes the stream even when cancelled.
-
-    A stream read to the end was already closed by the SDK, so closing it again does not suspend and needs no
-    shield (a shield is a task, and an event-loop round, per model call); a broken-off one is closed shielded.
-    """
-    chunks: list[StreamingChunk] = []
-    append = chunks.append
-    try:
-        async for chunk in stream:
-            converted = to_streaming_chunk(chunk, chunks, info)
-            append(converted)
-            outcome = callback(converted)
-            if outcome is not None and isawaitable(outcome):
-                await outcome
-    except BaseException:
-        await asyncio.shield(stream.close())
-        raise
-    await stream.close()
-    return chunks
-
-
-def stream_to_message(chunks: list[StreamingChunk], base_url: str) -> ChatMessage:
-    """The reply of a finished stream; AIMLAPIError when it ended without a ``finish_reason`` (cut off)."""
-    if not any(chunk.finish_reason for chunk in chunks):
-        raise AIMLAPIError(
-            f"The stream from {base_url} ended after {len(chunks)} chunks without a finish_reason: "
-            "the reply is incomplete."
-        )
-    return chunks_to_message(chunks)
-
-
-def to_streaming_chunk(chunk: Any, previous: list[StreamingChunk], info: ComponentInfo | None) -> StreamingChunk:
-    """Haystack's chunk conversion, plus AIMLAPI's cost when this chunk carries the top-level ``meta``."""
-    converted = _convert_chat_completion_chunk_to_streaming_chunk(
-        chunk=chunk, previous_chunks=previous, component_info=info
+    text, details = reasoning_of(message)
+    reasoning = reasoning_content(text, details)
+    return ChatMessage.from_assistant(
+        text=message.content, tool_calls=tool_calls, reasoning=reasoning, meta=with_wire(meta, wire)
     )
-    cost = cost_of(chunk)
-    if cost is not None:
-        converted.meta["cost"] = cost
-    return converted
+
+
+def reasoning_of(message: Any) -> tuple[str, list[Any]]:
+    """The reasoning text of a message or a streamed delta, and its raw ``reasoning_details`` (if any).
+
+    ``reasoning_content`` (DeepSeek, Qwen, GLM) or ``reasoning`` (OpenRouter, Groq) hold the text; when only
+    ``reasoning_details`` (OpenRouter, Anthropic through gateways) has it, it is read from there.
+    """
+    details = _extra(message, REASONING_DETAILS)
+    details = list(details) if isinstance(details, list) else []
+    for name in ("reasoning_content", "reasoning"):
+        value = _extra(message, name)
+        if isinstance(value, str) and value:
+            return value, details
+    texts = [
+        str(detail.get("text") or detail.get("summary") or "")
+        for detail in details
+        if isinstance(detail, dict) and isinstance(detail.get("text") or detail.get("summary"), str)
+    ]
+    return "".join(texts), details
+
+
+def reasoning_content(text: str, details: list[Any]) -> ReasoningContent | None:
+    """Haystack's ReasoningContent for reasoning text and raw details (None when there is neither)."""
+    if not text and not details:
+        return None
+    return ReasoningContent(reasoning_text=text, extra={REASONING_DETAILS: details} if details else {})
+
+
+# ---- helpers -----------------------------------------------------------------------------------------------
+
+
+def not_json_answer(error: json.JSONDecodeError, base_url: str) -> AIMLAPIError:
+    """The error for a whole answer whose body is not JSON although it says so."""
+    return AIMLAPIError(
+        f"The answer from {base_url} is not JSON ({error.msg} at position {error.pos}): {excerpt(error.doc)}",
+        body=excerpt(error.doc),
+    )
+
+
+def call_id_of(sent: str | None, position: int) -> str:
+    """The id a tool call is answered under: as sent (even empty, as Gemini sends it), else ``call_<position>``
+    (a tool message must name a call id)."""
+    return sent if sent is not None else f"call_{position}"
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _extra(obj: Any, name: str) -> Any:
+    """A field the SDK's types may not declare (kept in pydantic's ``model_extra``), or a declared one."""
+    extra = getattr(obj, "model_extra", None)
+    if isinstance(extra, dict) and name in extra:
+        return extra[name]
+    return getattr(obj, name, None)
+
+
+def plain(value: Any) -> Any:
+    """SDK objects (usage, logprobs) as plain data; plain data as is."""
+    if value is None:
+        return None
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _number(text: str) -> int | float | str:
+    """A header's number: credits are integers, dollars a decimal string such as ``"0.001240000"``."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text

@@ -98,7 +98,7 @@ def inspect_signature(func: Callable[..., Any]) -> ToolSignature:
 
     parameters: list[inspect.Parameter] = []
     context: list[str] = []
-    for param in signature.parameters.values():
+    for param in map(_field_default_as_annotation, signature.parameters.values()):
         where = f"Function '{name}', parameter '{param.name}'"
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             star = "*" if param.kind is param.VAR_POSITIONAL else "**"
@@ -116,6 +116,24 @@ def inspect_signature(func: Callable[..., Any]) -> ToolSignature:
                 raise ToolDefinitionError(f"{where}: {problem}")
         parameters.append(param)
     return ToolSignature(name, tuple(parameters), tuple(context), resolved)
+
+
+def _field_default_as_annotation(param: inspect.Parameter) -> inspect.Parameter:
+    """``x: int = Field(..., gt=1)`` (the FastAPI style) as ``x: Annotated[int, Field(..., gt=1)]`` with no Python
+    default: the FieldInfo's constraints, description and default (or ``default_factory``) then apply, and the
+    function always receives a validated value, never the FieldInfo itself."""
+    if not isinstance(param.default, FieldInfo):
+        return param
+    return param.replace(annotation=Annotated[param.annotation, param.default], default=_EMPTY)
+
+
+def _has_default(param: inspect.Parameter) -> bool:
+    """Whether the parameter may be left out: a Python default, or a ``Field(default=...)``/``default_factory``."""
+    if param.default is not _EMPTY:
+        return True
+    if get_origin(param.annotation) is not Annotated:
+        return False
+    return any(isinstance(item, FieldInfo) and not item.is_required() for item in get_args(param.annotation)[1:])
 
 
 def is_run_context(annotation: Any) -> bool:
@@ -203,7 +221,7 @@ def build_arguments_model(
             raise ToolDefinitionError(
                 f"Function '{signature.function_name}': cannot resolve a type hint ({error})."
             ) from error
-        everything = [resolved[p.name] for p in params]
+        everything = [_field_default_as_annotation(resolved[p.name]) for p in params]
         params = tuple(p for p in everything if not is_run_context(p.annotation))
         context += tuple(p.name for p in everything if is_run_context(p.annotation))
 
@@ -221,7 +239,7 @@ def build_arguments_model(
             properties[param.name]["description"] = explicit
         elif documented and "description" not in properties[param.name]:
             properties[param.name]["description"] = documented
-    defaults = frozenset(p.name for p in params if p.default is not _EMPTY)
+    defaults = frozenset(p.name for p in params if _has_default(p))
     return ArgumentsModel(schema, tuple(p.name for p in params), defaults, context, validate)
 
 

@@ -6,9 +6,13 @@ still work where they did.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from haystack.tools.errors import ToolInvocationError
+
+if TYPE_CHECKING:
+    from aiml_agent.tool_failure import FieldError
 
 
 class AIMLAgentError(Exception):
@@ -45,18 +49,58 @@ class ToolArgumentsError(AIMLAgentError, ToolInvocationError):
 
     :param message: One line per bad field: where, what was expected, what came.
     :param tool_name: The tool that was called.
-    :param errors: The structured errors (field path, message, input) for programmatic use.
+    :param errors: The structured errors (``FieldError``: field path, message, type, input) for programmatic use.
     """
 
-    def __init__(self, message: str, *, tool_name: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, message: str, *, tool_name: str, errors: Sequence[FieldError] | None = None) -> None:
         ToolInvocationError.__init__(self, message, tool_name=tool_name)
-        self.errors = errors or []
+        self.errors: list[FieldError] = list(errors or [])
+
+
+class ToolRetry(AIMLAgentError):
+    """Raise inside a tool to send ``message`` to the model as the call's result, so it can try again.
+
+    ``raise ToolRetry("Use an ISO date like 2026-01-31")``: the text goes to the model as it is (through the
+    Agent's ``tool_error_formatter``) and counts as one failure towards the tool's ``retries``.
+
+    :param message: Written for the model: what to change to make the call succeed.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ToolTimeoutError(AIMLAgentError, TimeoutError):
+    """A tool call ran longer than its timeout (raised only with ``raise_on_tool_error=True``).
+
+    :param tool_name: The tool that timed out.
+    :param timeout: The limit it passed, in seconds.
+    """
+
+    def __init__(self, message: str, *, tool_name: str, timeout: float) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.timeout = timeout
+
+
+class ApprovalError(AIMLAgentError, ValueError):
+    """Approvals that cannot apply: a decision for a call that is not waiting, or a decision of the wrong type."""
 
 
 class AIMLAPIError(AIMLAgentError, RuntimeError):
-    """A request to the AIMLAPI (or an OpenAI-compatible) endpoint failed.
+    """A request to the AIMLAPI (or an OpenAI-compatible) endpoint failed, or its answer was unusable.
 
-    The message carries the HTTP status, the server's own message and its request id when it sent one.
+    The message carries the HTTP status, the server's own message, its request id when it sent one, and how
+    many attempts were made. No API key is ever held, in the message, the attributes or a chained exception.
+
+    :param status_code: The HTTP status of an error answer.
+    :param server_message: The server's own words.
+    :param request_id: The server's id of the failed request (``requestId`` / ``x-request-id``).
+    :param body: The error answer's body (JSON data or text).
+    :param attempts: How many times the request was sent (retries included); None when it was not counted.
+    :param client_request_id: The ``X-Client-Request-Id`` the request carried: AIMLAPI's logs list every attempt
+        (each may be billed) under it.
     """
 
     def __init__(
@@ -67,12 +111,23 @@ class AIMLAPIError(AIMLAgentError, RuntimeError):
         server_message: str | None = None,
         request_id: str | None = None,
         body: Any = None,
+        attempts: int | None = None,
+        client_request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.server_message = server_message
         self.request_id = request_id
         self.body = body
+        self.attempts = attempts
+        self.client_request_id = client_request_id
+
+
+class ModelCapabilityError(AIMLAgentError, ValueError):
+    """A request needs something the model does not take (e.g. tools for a model without tool calling).
+
+    Raised before anything is sent; the message names the model, what it lacks and what to do.
+    """
 
 
 class MissingAPIKeyError(AIMLAgentError, ValueError):
@@ -81,3 +136,15 @@ class MissingAPIKeyError(AIMLAgentError, ValueError):
 
 class OutputValidationError(AIMLAgentError, ValueError):
     """The model's final answer did not match the Agent's ``output_type``, even after the allowed retries."""
+
+
+class SessionStoreError(AIMLAgentError, RuntimeError):
+    """A conversation store cannot be opened, read or written; the message names the store and what was wrong.
+
+    :param message: What went wrong and, where it helps, what to do about it.
+    :param path: The database file (or other location) of the store, when it has one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

@@ -1,60 +1,82 @@
 """`AIMLAPIChatGenerator`: Haystack's OpenAI chat generator pointed at AIMLAPI, with the seed's defects fixed.
 
 Same API as the seed integration (``haystack_integrations...aimlapi.AIMLAPIChatGenerator``), plus
-``tools_strict``. What it does differently, and why:
+``tools_strict`` and ``profile``. What it does differently, and why:
 
-- ``AIMLAPI_MAX_RETRIES`` / ``AIMLAPI_TIMEOUT`` are read (the seed documented them but read ``OPENAI_*``);
+- requests are shaped by the model's :class:`~aiml_agent.profiles.ModelProfile` (see :mod:`aiml_agent._request`):
+  a Gemini or Claude model gets schemas its API accepts, not OpenAI's;
+- ``AIMLAPI_BASE_URL``, ``AIMLAPI_MAX_RETRIES`` and ``AIMLAPI_TIMEOUT`` are read (the seed documented the last
+  two but read ``OPENAI_*``);
 - OpenAI's own settings the openai SDK takes from the environment (``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``,
-  ``OPENAI_CUSTOM_HEADERS``) are not sent to AIMLAPI;
+  ``OPENAI_CUSTOM_HEADERS``) are not sent to AIMLAPI, nor another project's attribution headers;
 - a missing key fails before any request with an error naming ``AIMLAPI_API_KEY``;
-- failed requests raise :class:`~aiml_agent.errors.AIMLAPIError` with status, server message and request id;
-- ``run(tools=[])`` sends no tools; tool definitions come from :func:`aiml_agent._request.tool_definitions`;
-- generation kwargs the openai SDK does not know still reach the request body (through ``extra_body``);
-- malformed tool-call arguments and AIMLAPI's cost are kept in the reply (see :mod:`aiml_agent._responses`).
+- failed requests raise :class:`~aiml_agent.errors.AIMLAPIError` with status, server message, request id and the
+  number of attempts (retries: :mod:`aiml_agent._retries`), never holding the key;
+- every request carries a fresh ``X-Client-Request-Id``, kept with ``x-inference-id`` in the reply's ``meta``;
+- ``run(tools=[])`` sends no tools; generation kwargs the openai SDK does not know still reach the request body;
+- malformed tool-call arguments, reasoning and AIMLAPI's cost are kept in the reply (see :mod:`aiml_agent._responses`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import os
 import threading
 import weakref
-from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
 
-from haystack import component, default_to_dict, logging
+from haystack import component, default_from_dict, default_to_dict, logging
 from haystack.components.generators.chat import OpenAIChatGenerator
-from haystack.components.generators.chat.openai import _check_finish_reason
-from haystack.components.generators.utils import _normalize_messages
 from haystack.dataclasses import (
     ChatMessage,
     ComponentInfo,
     StreamingCallbackT,
     StreamingChunk,
-    SyncStreamingCallbackT,
     select_streaming_callback,
 )
-from haystack.tools import ToolsType, flatten_tools_or_toolsets, serialize_tools_or_toolset
+from haystack.tools import (
+    ToolsType,
+    deserialize_tools_or_toolset_inplace,
+    flatten_tools_or_toolsets,
+    serialize_tools_or_toolset,
+)
 from haystack.utils import Secret, serialize_callable
 from haystack.utils.http_client import init_http_client
-from openai import AsyncOpenAI, OpenAI
 from openai.resources.chat.completions import Completions
 from pydantic import BaseModel
 
-from aiml_agent import _haystack  # noqa: F401 - Pipeline.from_dict must find the generator on the allowlist
-from aiml_agent._http import default_http_client, without_openai_environment_headers
-from aiml_agent._openai_errors import translated_errors
-from aiml_agent._responses import completion_to_message, read_stream, read_stream_async, stream_to_message
-from aiml_agent.errors import MissingAPIKeyError
+from aiml_agent import _observe
+from aiml_agent._exchange import Exchange
+from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
+from aiml_agent._http import (
+    AsyncRetryingClient,
+    RetryingClient,
+    default_http_client,
+    without_openai_environment_headers,
+)
+from aiml_agent._request import chat_arguments, response_format_for
+from aiml_agent._responses import check_finish_reason, completion_replies
+from aiml_agent._retries import call_with_retries, call_with_retries_async
+from aiml_agent._streams import read_stream, read_stream_async, stream_to_message
+from aiml_agent.errors import AIMLAPIError, MissingAPIKeyError
+from aiml_agent.profiles import ModelProfile, profile_for
 
 logger = logging.getLogger(__name__)
 
-AIMLAPI_HEADERS = {"HTTP-Referer": "https://github.com/deepset-ai/haystack-core-integrations", "X-Title": "Haystack"}
 DEFAULT_BASE_URL = "https://api.aimlapi.com/v1"
 DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_RETRIES = 5
+DEFAULT_MAX_RETRIES = 3
+
+
+class _DefaultBaseURL(str):
+    """The ``api_base_url`` default: equal to AIMLAPI's URL, but recognisable as "not given" (then
+    ``AIMLAPI_BASE_URL`` applies, and ``to_dict`` writes ``None``)."""
+
+
+_NOT_GIVEN_BASE_URL = _DefaultBaseURL(DEFAULT_BASE_URL)
 
 # Guards every generator's per-loop client table (threads each running their own loop share a generator).
 # Module-level rather than per instance, so that a generator stays copyable; it is held only for dict work.
@@ -83,7 +105,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         api_key: Secret = Secret.from_env_var("AIMLAPI_API_KEY"),  # noqa: B008 - the seed's default
         model: str = "openai/gpt-5-chat-latest",
         streaming_callback: StreamingCallbackT | None = None,
-        api_base_url: str | None = DEFAULT_BASE_URL,
+        api_base_url: str | None = _NOT_GIVEN_BASE_URL,
         generation_kwargs: dict[str, Any] | None = None,
         tools: ToolsType | None = None,
         timeout: float | None = None,
@@ -91,6 +113,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         max_retries: int | None = None,
         http_client_kwargs: dict[str, Any] | None = None,
         tools_strict: bool = False,
+        profile: ModelProfile | dict[str, Any] | None = None,
     ) -> None:
         """
         Creates an AIMLAPIChatGenerator.
@@ -98,17 +121,20 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         :param api_key: The AIMLAPI key; read from `AIMLAPI_API_KEY` by default, resolved only when first used.
         :param model: The AIMLAPI model name.
         :param streaming_callback: Called with each `StreamingChunk`; setting it makes requests stream.
-        :param api_base_url: The API base URL (`None` means AIMLAPI's default).
+        :param api_base_url: The API base URL; when not given (or `None`), `AIMLAPI_BASE_URL`, else AIMLAPI's.
         :param generation_kwargs: Request parameters (`temperature`, `max_tokens`, `response_format`, `n`,
             `stream`, provider-specific ones...). Run-time `generation_kwargs` are merged over these, key by key.
             Parameters the openai SDK does not know are sent in the body as they are.
         :param tools: Tools or Toolsets the model may call.
         :param timeout: Request timeout in seconds; defaults to `AIMLAPI_TIMEOUT`, else 30.
-        :param extra_headers: HTTP headers added to every request (merged over AIMLAPI's attribution headers).
-        :param max_retries: Retries (with backoff) on 408/409/429/5xx and connection errors; defaults to
-            `AIMLAPI_MAX_RETRIES`, else 5.
+        :param extra_headers: HTTP headers added to every request.
+        :param max_retries: Retries (with backoff) on timeouts, broken connections, 408/409/429 and 5xx (never
+            on other 4xx: 403 is AIMLAPI's "out of credits"); defaults to `AIMLAPI_MAX_RETRIES`, else 3.
         :param http_client_kwargs: Keyword arguments for the `httpx.Client` / `httpx.AsyncClient`.
         :param tools_strict: Send tool schemas in strict mode (see `aiml_agent.strict`); `run` can override it.
+            A model without a strict mode gets non-strict schemas (one warning says so).
+        :param profile: What the model accepts (a `ModelProfile`, or its `to_dict()`); `None` asks
+            `profile_for(model)` on every request.
         :raises TypeError: When `api_key` is not a `Secret` (a plain string would be written out by `to_dict`).
         """
         if not isinstance(api_key, Secret):
@@ -116,11 +142,15 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
                 f"api_key must be a haystack Secret, not {type(api_key).__name__}: pass "
                 "Secret.from_env_var('AIMLAPI_API_KEY') (the default) or Secret.from_token(...)."
             )
+        if isinstance(profile, dict):
+            profile = ModelProfile.from_dict(profile)
+        elif profile is not None and not isinstance(profile, ModelProfile):
+            raise TypeError(f"profile must be a ModelProfile or None, not {type(profile).__name__}")
         super(AIMLAPIChatGenerator, self).__init__(  # noqa: UP008 - zero-arg super fails under @component
             api_key=api_key,
             model=model,
             streaming_callback=streaming_callback,
-            api_base_url=api_base_url,
+            api_base_url=None if api_base_url is _NOT_GIVEN_BASE_URL else api_base_url,
             generation_kwargs=generation_kwargs,
             timeout=timeout,
             max_retries=max_retries,
@@ -129,8 +159,11 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             http_client_kwargs=http_client_kwargs,
         )
         self.extra_headers = extra_headers
+        self.profile: ModelProfile | None = profile
+        self.client: RetryingClient | None = None
+        self.async_client: AsyncRetryingClient | None = None
         # An async client belongs to the event loop it runs on (its connections do): one per loop.
-        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = (
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncRetryingClient] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -139,13 +172,13 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
     def warm_up(self) -> None:
         """Create the sync client (once); without ``http_client_kwargs`` it shares the process's SSL context."""
         if self.client is None:
-            self.client = self._new_client(OpenAI)
+            self.client = self._new_client(RetryingClient)
 
     async def warm_up_async(self) -> None:
         """Create the async client of the running event loop (once per loop), see `_async_client`."""
         self._async_client()
 
-    def _async_client(self) -> AsyncOpenAI:
+    def _async_client(self) -> AsyncRetryingClient:
         """The running loop's async client, made on first use there.
 
         A client made under another loop (an earlier ``asyncio.run``, another thread's loop) cannot be used on
@@ -160,7 +193,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
                 # never leave the weak table by themselves.
                 for closed in [other for other in self._async_clients if other.is_closed()]:
                     del self._async_clients[closed]
-                client = self._async_clients[loop] = self._new_client(AsyncOpenAI)
+                client = self._async_clients[loop] = self._new_client(AsyncRetryingClient)
             self.async_client = client
         return client
 
@@ -174,12 +207,14 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             await client.close()
 
     def _new_client(self, kind: type[Any]) -> Any:
-        """A new ``OpenAI`` or ``AsyncOpenAI`` client; key, timeout and retries are resolved once, here."""
+        """A new sync or async client; key, base URL, timeout and retries are resolved once, here."""
         kwargs = self._client_kwargs()
-        http_client = self._http_client(async_client=kind is AsyncOpenAI, timeout=kwargs["timeout"])
+        http_client = self._http_client(
+            async_client=kind is AsyncRetryingClient, base_url=kwargs["base_url"], timeout=kwargs["timeout"]
+        )
         return kind(http_client=http_client, **kwargs)
 
-    def _http_client(self, *, async_client: bool, timeout: float) -> Any:
+    def _http_client(self, *, async_client: bool, base_url: str, timeout: float) -> Any:
         """The HTTP client for the openai SDK client.
 
         With ``http_client_kwargs``: Haystack's ``init_http_client`` (an ``httpx`` client, as before). Without:
@@ -190,7 +225,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             if async_client:
                 return init_http_client(self.http_client_kwargs, async_client=True)
             return init_http_client(self.http_client_kwargs, async_client=False)
-        return default_http_client(self._base_url, timeout, async_client=async_client)
+        return default_http_client(base_url, timeout, async_client=async_client)
 
     def _client_kwargs(self) -> dict[str, Any]:
         """The client's settings, resolved (environment read) once per client: its error messages name these."""
@@ -199,13 +234,14 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             "api_key": api_key,
             "base_url": self._base_url,
             "timeout": self._effective_timeout(),
-            "max_retries": self._effective_max_retries(),
+            "retries": self._effective_max_retries(),
             "default_headers": without_openai_environment_headers(api_key),
         }
 
     @property
     def _base_url(self) -> str:
-        return self.api_base_url or DEFAULT_BASE_URL
+        """The base URL given, else ``AIMLAPI_BASE_URL``, else AIMLAPI's."""
+        return self.api_base_url or os.environ.get("AIMLAPI_BASE_URL", "").strip() or DEFAULT_BASE_URL
 
     def _resolve_api_key(self) -> str:
         """The key, or a MissingAPIKeyError naming the environment variable(s) to set; raised before any request."""
@@ -238,6 +274,8 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         """
         Serialize this component to a dictionary (never a resolved key; a pydantic `response_format` as JSON schema).
 
+        What was not given stays unset (``api_base_url: None`` reads ``AIMLAPI_BASE_URL`` again when loaded).
+
         :returns: The serialized component.
         """
         generation_kwargs = dict(self.generation_kwargs)
@@ -256,7 +294,23 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             max_retries=self.max_retries,
             http_client_kwargs=self.http_client_kwargs,
             tools_strict=self.tools_strict,
+            profile=self.profile.to_dict() if self.profile is not None else None,
         )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AIMLAPIChatGenerator:
+        """
+        Rebuild the generator from :meth:`to_dict` output (a streaming callback loads through the allowlist).
+
+        :param data: The serialized component.
+        :returns: The generator.
+        """
+        data = copy.deepcopy(data)  # deserializing works in place; leave the caller's dict as it was
+        params = data.setdefault("init_parameters", {})
+        deserialize_tools_or_toolset_inplace(params, key="tools")
+        if params.get("streaming_callback"):
+            params["streaming_callback"] = load_callable(params["streaming_callback"], what="the streaming callback")
+        return default_from_dict(cls, data)
 
     # ---- running -------------------------------------------------------------------------------------------
 
@@ -279,23 +333,39 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         :param tools: Overrides the init tools; `[]` sends no tools.
         :param tools_strict: Overrides the init `tools_strict`.
         :returns: `{"replies": [ChatMessage, ...]}`.
-        :raises AIMLAPIError: When the request fails (after retries) or a stream breaks off.
+        :raises AIMLAPIError: When the request fails (after retries), a stream breaks off or the answer is unusable.
+        :raises ModelCapabilityError: When the request needs what the model does not take (e.g. tools).
         """
         self.warm_up()
         client = self.client
-        assert client is not None
+        assert isinstance(client, RetryingClient)
         callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=False)
         args = self._request(messages, callback is not None, generation_kwargs, tools, tools_strict)
         if args is None:
             return {"replies": []}
         if args["stream"] and callback is None:
             callback = _discard_chunk  # stream=True without a callback: stream, then return the whole reply
-        with _translated_errors(client, self._base_url):
-            response = client.chat.completions.create(**args)
-            if callback is not None:
-                replies = self._handle_stream_response(response, callback)
-            else:
-                replies = [completion_to_message(response, choice) for choice in response.choices]
+        with _observe.model_call(self.model, self._base_url, args, streaming=args["stream"]) as observed:
+            exchange = Exchange(client, args)
+            failure: AIMLAPIError | None = None
+            try:
+                raw = call_with_retries(
+                    lambda: client.chat.completions.with_raw_response.create(**args), client.retries, exchange.attempts
+                )
+                if callback is not None:
+                    chunks = read_stream(
+                        exchange.parsed(raw), callback, ComponentInfo.from_component(self), exchange.url
+                    )
+                    replies = [stream_to_message(chunks, exchange.url, exchange.wire(raw))]
+                else:
+                    replies = completion_replies(exchange.parsed(raw), base_url=exchange.url, wire=exchange.wire(raw))
+            except Exception as error:
+                failure = exchange.failure(error)
+                if failure is None:
+                    raise
+            if failure is not None:
+                raise failure  # outside the except block: nothing of the SDK's exception (it holds the key) is chained
+            observed.finish(replies)
         return _checked(replies)
 
     @component.output_types(replies=list[ChatMessage])
@@ -317,21 +387,36 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         :param tools: Overrides the init tools; `[]` sends no tools.
         :param tools_strict: Overrides the init `tools_strict`.
         :returns: `{"replies": [ChatMessage, ...]}`.
-        :raises AIMLAPIError: When the request fails (after retries) or a stream breaks off.
+        :raises AIMLAPIError: When the request fails (after retries), a stream breaks off or the answer is unusable.
+        :raises ModelCapabilityError: When the request needs what the model does not take (e.g. tools).
         """
         client = self._async_client()  # this loop's, kept for the whole run whatever other loops do
-        async_callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=True)
+        async_callback = streaming_callback or self.streaming_callback  # sync or async: both are called correctly
         args = self._request(messages, async_callback is not None, generation_kwargs, tools, tools_strict)
         if args is None:
             return {"replies": []}
         if args["stream"] and async_callback is None:
             async_callback = _discard_chunk
-        with _translated_errors(client, self._base_url):
-            response = await client.chat.completions.create(**args)
-            if async_callback is not None:
-                replies = await self._handle_async_stream_response(response, async_callback)
-            else:
-                replies = [completion_to_message(response, choice) for choice in response.choices]
+        with _observe.model_call(self.model, self._base_url, args, streaming=args["stream"]) as observed:
+            exchange = Exchange(client, args)
+            failure: AIMLAPIError | None = None
+            try:
+                raw = await call_with_retries_async(
+                    lambda: client.chat.completions.with_raw_response.create(**args), client.retries, exchange.attempts
+                )
+                if async_callback is not None:
+                    info = ComponentInfo.from_component(self)
+                    chunks = await read_stream_async(exchange.parsed(raw), async_callback, info, exchange.url)
+                    replies = [stream_to_message(chunks, exchange.url, exchange.wire(raw))]
+                else:
+                    replies = completion_replies(exchange.parsed(raw), base_url=exchange.url, wire=exchange.wire(raw))
+            except Exception as error:
+                failure = exchange.failure(error)
+                if failure is None:
+                    raise
+            if failure is not None:
+                raise failure  # outside the except block: nothing of the SDK's exception (it holds the key) is chained
+            observed.finish(replies)
         return _checked(replies)
 
     def _request(
@@ -343,86 +428,42 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         tools_strict: bool | None,
     ) -> dict[str, Any] | None:
         """The `create` arguments (None when there are no messages); they stream with a callback or `stream=True`."""
-        messages = _normalize_messages(messages)
-        if not messages:
+        conversation = _message_list(messages)
+        if not conversation:
             return None
-        stream = has_callback or bool({**self.generation_kwargs, **(generation_kwargs or {})}.get("stream"))
-        args = self._prepare_api_call(
-            messages=messages,
-            streaming_callback=_discard_chunk if stream else None,
-            generation_kwargs=generation_kwargs,
-            tools=tools,
-            tools_strict=tools_strict,
-        )
-        args.pop("openai_endpoint")
-        return args
-
-    def _prepare_api_call(
-        self,
-        *,
-        messages: list[ChatMessage],
-        streaming_callback: StreamingCallbackT | None = None,
-        generation_kwargs: dict[str, Any] | None = None,
-        tools: ToolsType | None = None,
-        tools_strict: bool | None = None,
-    ) -> dict[str, Any]:
-        """Build the `chat.completions.create` arguments: known parameters at top level, the rest in `extra_body`."""
         kwargs = {**self.generation_kwargs, **(generation_kwargs or {})}
-        kwargs.pop("stream", None)  # streaming is decided by the callback (run() adds one for stream=True)
-        is_streaming = streaming_callback is not None
-        if is_streaming and kwargs.get("n", 1) != 1:
-            raise ValueError("Cannot stream multiple responses, please set n=1.")
-        if "response_format" in kwargs:
-            kwargs["response_format"] = _response_format_param(kwargs["response_format"])
-        headers = {**AIMLAPI_HEADERS, **(self.extra_headers or {}), **(kwargs.pop("extra_headers", None) or {})}
-        extra_body = dict(kwargs.pop("extra_body", None) or {})
-        known = _create_parameters()
-        for key in [k for k in kwargs if k not in known]:
-            extra_body[key] = kwargs.pop(key)
+        strict = tools_strict if tools_strict is not None else self.tools_strict
+        return chat_arguments(
+            model=self.model,
+            messages=conversation,
+            generation_kwargs=kwargs,
+            tools=flatten_tools_or_toolsets(tools if tools is not None else self.tools),
+            strict=bool(strict),
+            profile=self.effective_profile,
+            stream=has_callback or bool(kwargs.get("stream")),
+            headers=dict(self.extra_headers or {}),
+            known_parameters=_create_parameters(),
+        )
 
-        args: dict[str, Any] = {
-            "model": self.model,
-            "messages": [message.to_openai_dict_format() for message in messages],
-            **kwargs,
-            "stream": is_streaming,
-            "extra_headers": headers,
-            "openai_endpoint": "create",
-        }
-        if is_streaming:
-            args.setdefault("stream_options", {"include_usage": True})
-        if extra_body:
-            args["extra_body"] = extra_body
-        flattened = flatten_tools_or_toolsets(tools if tools is not None else self.tools)
-        if flattened:
-            from aiml_agent._request import tool_definitions  # lazy: loads schema machinery only when used
-
-            strict = tools_strict if tools_strict is not None else self.tools_strict
-            args["tools"] = tool_definitions(flattened, strict=bool(strict))
-        return args
-
-    # ---- streaming -----------------------------------------------------------------------------------------
-
-    def _handle_stream_response(self, chat_completion: Any, callback: SyncStreamingCallbackT) -> list[ChatMessage]:
-        chunks = read_stream(chat_completion, callback, ComponentInfo.from_component(self))
-        return [stream_to_message(chunks, self._base_url)]
-
-    async def _handle_async_stream_response(
-        self, chat_completion: Any, callback: StreamingCallbackT
-    ) -> list[ChatMessage]:
-        chunks = await read_stream_async(chat_completion, callback, ComponentInfo.from_component(self))
-        return [stream_to_message(chunks, self._base_url)]
+    @property
+    def effective_profile(self) -> ModelProfile:
+        """The profile requests are shaped by: the one given, else `profile_for(model)` (asked on every request,
+        so a refreshed catalogue applies at once)."""
+        return self.profile if self.profile is not None else profile_for(self.model)
 
 
-def _translated_errors(client: OpenAI | AsyncOpenAI, base_url: str) -> AbstractContextManager[None]:
-    """Error translation naming the settings ``client`` was built with (see `_client_kwargs`), not re-read ones."""
-    return translated_errors(
-        base_url=base_url, timeout=client.timeout, max_retries=client.max_retries, secret=client.api_key
-    )
+def _message_list(messages: list[ChatMessage] | str) -> list[ChatMessage]:
+    """A string as one user message; a list of ChatMessages as it is."""
+    if isinstance(messages, str):
+        return [ChatMessage.from_user(messages)]
+    if isinstance(messages, list) and all(isinstance(message, ChatMessage) for message in messages):
+        return messages
+    raise TypeError(f"messages must be a str or a list of ChatMessage, got {type(messages).__name__}")
 
 
 def _checked(replies: list[ChatMessage]) -> dict[str, list[ChatMessage]]:
     for reply in replies:
-        _check_finish_reason(reply.meta)  # logs truncated / filtered replies
+        check_finish_reason(reply)  # logs truncated / filtered replies
     return {"replies": replies}
 
 
@@ -433,8 +474,6 @@ def _discard_chunk(_: StreamingChunk) -> None:
 def _response_format_param(response_format: Any) -> Any:
     """A pydantic model class becomes OpenAI's strict `json_schema` response format (JSON-serializable)."""
     if isinstance(response_format, type) and issubclass(response_format, BaseModel):
-        from aiml_agent._request import response_format_for
-
         return response_format_for(response_format)
     return response_format
 

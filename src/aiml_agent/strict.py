@@ -74,7 +74,10 @@ class OpenAIStrictSchema(SchemaWalker):
     def prepare_root(self, node: dict[str, Any], path: str) -> dict[str, Any]:
         if "anyOf" in node or "oneOf" in node:
             raise self.fail("the root cannot be a union (anyOf/oneOf); it must be one object", path, None)
-        return {"type": "object", "properties": {}, **node}  # no type: a parameter list; no properties: none
+        node = dict(node)
+        node.setdefault("type", "object")  # no type: a parameter list
+        node.setdefault("properties", {})  # no properties: a tool without parameters
+        return node
 
     def finish(self, result: dict[str, Any], path: str, parameter: str | None) -> dict[str, Any]:
         if result.pop("nullable", False) is True:  # OpenAPI's spelling of "or null"

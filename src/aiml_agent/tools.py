@@ -11,9 +11,7 @@ Creating a tool is cheap: the JSON schema, the docstring and the validator are b
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
-import json
 import re
 import threading
 from collections.abc import Callable
@@ -23,17 +21,18 @@ from haystack.core.errors import SerializationError
 from haystack.core.serialization import generate_qualified_class_name
 from haystack.tools import Tool
 from haystack.tools.errors import ToolInvocationError
-from haystack.utils.callable_serialization import deserialize_callable, serialize_callable
-from pydantic import BaseModel
-from pydantic_core import PydanticSerializationError, to_jsonable_python
+from haystack.utils.callable_serialization import serialize_callable
 
-from aiml_agent import _haystack  # noqa: F401 - our tool classes must load back through the allowlist
-from aiml_agent._arguments import format_errors, validate_arguments
+from aiml_agent._arguments import validate_arguments
 from aiml_agent._docstrings import ParsedDocstring, parse_docstring
+from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
+from aiml_agent._result_text import result_to_text
 from aiml_agent._signature import ArgumentsModel, ToolDefinitionError, build_arguments_model, inspect_signature
 from aiml_agent._sync import run_blocking
 from aiml_agent.context import RunContext, current_run_context
 from aiml_agent.errors import ToolArgumentsError
+from aiml_agent.tool_controls import ApprovalRule, ToolControls
+from aiml_agent.tool_failure import FieldError, ToolFailure, format_tool_failure, invalid_arguments_text
 
 __all__ = ["FunctionTool", "ToolDefinitionError", "create_tool", "result_to_text", "tool"]
 
@@ -49,7 +48,12 @@ class FunctionTool(Tool):
     :param description: Tool description; defaults to the docstring without its parameter sections.
     :param strict: ``None`` follows the request's ``tools_strict``; ``False`` keeps this tool non-strict even in
         strict requests; ``True`` sends it strict even in non-strict ones.
+    :param timeout: Seconds a call may run in an Agent (see :class:`~aiml_agent.tool_controls.ToolControls`).
+    :param retries: Failed calls an Agent run tolerates before it ends with ``exit_reason="tool_retries"``.
+    :param max_output_chars: Longer results are cut to their head and tail in an Agent run.
+    :param requires_approval: ``True`` or ``(arguments, ctx) -> bool``: an Agent run waits for a person's yes.
     :raises ToolDefinitionError: The function cannot be a tool (the message names function and parameter).
+    :raises ValueError: A control is out of range (e.g. a timeout that is not positive).
     """
 
     # Tool is a dataclass; its generated __init__/__post_init__ (which re-validates the JSON schema with
@@ -61,6 +65,10 @@ class FunctionTool(Tool):
         name: str | None = None,
         description: str | None = None,
         strict: bool | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        max_output_chars: int | None = None,
+        requires_approval: bool | ApprovalRule | None = None,
     ) -> None:
         if not callable(func):
             raise ToolDefinitionError(f"create_tool() needs a function, got {type(func).__name__}.")
@@ -77,6 +85,9 @@ class FunctionTool(Tool):
         self.inputs_from_state = None
         self.outputs_to_state = None
         self.strict = strict
+        self.controls = ToolControls(
+            timeout=timeout, retries=retries, max_output_chars=max_output_chars, requires_approval=requires_approval
+        )
         self._func = func
         self._name_override = name
         self._description_override = description
@@ -136,11 +147,17 @@ class FunctionTool(Tool):
                 context[name] = current_run_context.get() or RunContext(tool_name=self.name)
         values, errors = validate_arguments(model, arguments)
         if errors:
-            raise ToolArgumentsError(format_errors(self.name, errors), tool_name=self.name, errors=errors)
+            raise ToolArgumentsError(invalid_arguments_text(self.name, errors), tool_name=self.name, errors=errors)
         return {**values, **context}
 
+    def check_arguments(self, arguments: dict[str, Any]) -> list[FieldError]:
+        """The invalid fields of ``arguments`` (empty when valid), checked as :meth:`invoke` would, without a call."""
+        model = self._arguments_model()
+        return validate_arguments(model, {k: v for k, v in arguments.items() if k not in model.context})[1]
+
     def _failure(self, error: Exception) -> ToolInvocationError:
-        return ToolInvocationError(f"Tool '{self.name}' failed: {type(error).__name__}: {error}", tool_name=self.name)
+        failure = ToolFailure.from_exception(error, tool_name=self.name)
+        return ToolInvocationError(format_tool_failure(failure), tool_name=self.name)
 
     def _call_sync(self, kwargs: dict[str, Any]) -> Any:
         try:
@@ -186,24 +203,48 @@ class FunctionTool(Tool):
                 "object; tools bound to an object cannot be serialized by import path. Use module-level "
                 "functions, or rebuild the toolset with Toolset.from_object(...) after loading."
             )
-        data = {
+        data: dict[str, Any] = {
             "function": serialize_callable(func),
             "name": self.name,
             "description": self._description_override,
             "strict": self.strict,
         }
+        controls = {k: v for k, v in self.controls.to_dict().items() if v is not None}
+        if controls:
+            data["controls"] = controls
         return {"type": generate_qualified_class_name(type(self)), "data": data}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FunctionTool:
-        """Rebuild the tool from :meth:`to_dict` output (the function's module must be allowed for deserialization)."""
+        """Rebuild the tool from :meth:`to_dict` output.
+
+        :raises DeserializationError: The function's module is not on Haystack's deserialization allowlist (the
+            message says how to allow it), or the function is one of this package's own (never loaded from data).
+        """
         init = data["data"]
-        func = deserialize_callable(init["function"])
-        return cls(func, name=init.get("name"), description=init.get("description"), strict=init.get("strict"))
+        what = f"tool {init.get('name')!r}" if init.get("name") else "a tool"
+        func = load_callable(init.get("function"), what=what)
+        controls = ToolControls.from_dict(init.get("controls") or {}, what=what)
+        return cls(
+            func,
+            name=init.get("name"),
+            description=init.get("description"),
+            strict=init.get("strict"),
+            **_control_kwargs(controls),
+        )
 
     def __repr__(self) -> str:
         kind = "async_function" if self.async_function is not None else "function"
         return f"{type(self).__name__}(name={self.name!r}, {kind}={self._func!r}, strict={self.strict!r})"
+
+
+def _control_kwargs(controls: ToolControls) -> dict[str, Any]:
+    return {
+        "timeout": controls.timeout,
+        "retries": controls.retries,
+        "max_output_chars": controls.max_output_chars,
+        "requires_approval": controls.requires_approval,
+    }
 
 
 def create_tool(
@@ -212,6 +253,10 @@ def create_tool(
     name: str | None = None,
     description: str | None = None,
     strict: bool | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    max_output_chars: int | None = None,
+    requires_approval: bool | ApprovalRule | None = None,
 ) -> FunctionTool:
     """Make a Haystack Tool of ``func``: name, description and JSON schema from its signature and docstring.
 
@@ -221,19 +266,28 @@ def create_tool(
     :param description: Tool description; defaults to the docstring's summary and body.
     :param strict: ``None`` follows the request's ``tools_strict``; ``False`` keeps this tool non-strict even in
         strict requests; ``True`` sends it strict even in non-strict ones.
+    :param timeout: Seconds a call may run in an Agent run; then the model is told it timed out.
+    :param retries: Failed calls an Agent run tolerates; one more ends it with ``exit_reason="tool_retries"``.
+    :param max_output_chars: A longer result keeps its head and tail around a marker saying how much was cut.
+    :param requires_approval: ``True`` or ``(arguments, ctx) -> bool``: the call waits for a person's yes.
     :raises ToolDefinitionError: A parameter has no type hint, is ``*args``/``**kwargs``, or has a type
         pydantic cannot describe.
+    :raises ValueError: A control is out of range (see :class:`~aiml_agent.tool_controls.ToolControls`).
     """
+    controls = ToolControls(
+        timeout=timeout, retries=retries, max_output_chars=max_output_chars, requires_approval=requires_approval
+    )
     if isinstance(func, FunctionTool):
         return FunctionTool(
             func._func,
             name=name if name is not None else func._name_override,
             description=description if description is not None else func._description_override,
             strict=strict if strict is not None else func.strict,
+            **_control_kwargs(controls.over(func.controls)),
         )
     if isinstance(func, Tool):
         raise ToolDefinitionError(f"'{func.name}' is already a Haystack Tool; use it as it is.")
-    return FunctionTool(func, name=name, description=description, strict=strict)
+    return FunctionTool(func, name=name, description=description, strict=strict, **_control_kwargs(controls))
 
 
 @overload
@@ -242,7 +296,14 @@ def tool(func: Callable[..., Any], /) -> FunctionTool: ...
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, strict: bool | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    strict: bool | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    max_output_chars: int | None = None,
+    requires_approval: bool | ApprovalRule | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -253,31 +314,27 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     strict: bool | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    max_output_chars: int | None = None,
+    requires_approval: bool | ApprovalRule | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
-    """Decorator form of :func:`create_tool`: ``@tool`` or ``@tool(name=..., description=..., strict=...)``."""
+    """Decorator form of :func:`create_tool`: ``@tool`` or ``@tool(name=..., timeout=..., ...)`` (same options)."""
+    options: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "strict": strict,
+        "timeout": timeout,
+        "retries": retries,
+        "max_output_chars": max_output_chars,
+        "requires_approval": requires_approval,
+    }
     if func is None:
-        return lambda f: create_tool(f, name=name, description=description, strict=strict)
+        # checked here, so that a bad value fails at the decorator line
+        ToolControls(
+            timeout=timeout, retries=retries, max_output_chars=max_output_chars, requires_approval=requires_approval
+        )
+        return lambda f: create_tool(f, **options)
     if isinstance(func, str):
         raise TypeError("Pass the tool name as a keyword: @tool(name=...).")
-    return create_tool(func, name=name, description=description, strict=strict)
-
-
-def result_to_text(value: Any) -> str:
-    """Turn a tool's return value into the text of a tool message.
-
-    ``str`` as is; ``None`` -> ``"null"`` (JSON, as Haystack does); pydantic models, dataclasses, dicts,
-    lists, tuples and sets -> JSON (dates, enums etc. as pydantic serializes them, anything else inside
-    with ``str()``); any other value -> ``str(value)``.
-    """
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return "null"
-    is_dataclass = dataclasses.is_dataclass(value) and not isinstance(value, type)
-    if not (is_dataclass or isinstance(value, (BaseModel, dict, list, tuple, set, frozenset))):
-        return str(value)
-    try:
-        data = to_jsonable_python(value)
-    except PydanticSerializationError:
-        data = to_jsonable_python(value, fallback=str)
-    return json.dumps(data, ensure_ascii=False)
+    return create_tool(func, **options)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from collections import Counter
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
@@ -11,8 +10,9 @@ from typing import Any
 from haystack.tools import Tool
 from haystack.tools import Toolset as HaystackToolset
 
-from aiml_agent import _haystack  # noqa: F401 - toolsets must load back through the deserialization allowlist
-from aiml_agent.tools import FunctionTool, create_tool
+from aiml_agent import _haystack  # noqa: F401 - puts this module on the deserialization allowlist
+from aiml_agent._module_tools import check_unique_names, module_tools
+from aiml_agent.tools import create_tool
 
 __all__ = ["Toolset"]
 
@@ -28,7 +28,7 @@ class Toolset(HaystackToolset):
         if isinstance(tools, (Tool, HaystackToolset)) or callable(tools):
             raise TypeError("Toolset takes a list of functions or Tools: Toolset([tool]).")
         converted = [_as_tool(item) for item in (tools or [])]
-        _check_unique(converted)
+        check_unique_names(converted)
         super().__init__(tools=converted)
 
     def add(self, tool: Tool | Callable[..., Any]) -> None:
@@ -37,7 +37,7 @@ class Toolset(HaystackToolset):
         :raises ValueError: A tool with the same name is already in the set.
         """
         converted = _as_tool(tool)
-        _check_unique([*self.tools, converted])
+        check_unique_names([*self.tools, converted])
         self.tools.append(converted)
 
     @classmethod
@@ -67,23 +67,20 @@ class Toolset(HaystackToolset):
 
     @classmethod
     def from_module(cls, module: ModuleType) -> Toolset:
-        """A tool for each public function defined in ``module`` (or named in its ``__all__``), in source order.
+        """The tools of ``module``, by the same rule as the ``aiml-agent`` command line's TARGET.
 
-        Functions imported from elsewhere and names starting with ``_`` are skipped; functions already
-        decorated with ``@tool`` are taken as they are.
+        Only public names count (those in ``__all__`` when it exists). When the module holds Tool or Toolset
+        objects (``@tool`` functions and ``create_tool(...)`` results included), those are its tools and its
+        other functions are left out; otherwise every function defined in the module itself (not imported
+        into it) becomes a tool. Tools come in the module's order; one reached twice counts once.
+
+        :raises ToolDefinitionError: A function cannot be a tool (the message names it).
+        :raises ValueError: Two different tools share a name.
         """
-        public = getattr(module, "__all__", None)
-        tools: list[Tool] = []
-        for name, member in vars(module).items():
-            if name.startswith("_") or (public is not None and name not in public):
-                continue
-            if isinstance(member, FunctionTool):
-                func = member.function or member.async_function
-                if getattr(func, "__module__", None) == module.__name__:
-                    tools.append(member)
-            elif inspect.isfunction(member) and member.__module__ == module.__name__:
-                tools.append(create_tool(member))
-        return cls(tools)
+        found = module_tools(module)
+        if found.failures:
+            raise found.failures[0][1]
+        return cls(found.tools)
 
 
 def _as_tool(item: Tool | Callable[..., Any]) -> Tool:
@@ -92,13 +89,3 @@ def _as_tool(item: Tool | Callable[..., Any]) -> Tool:
     if callable(item):
         return create_tool(item)
     raise TypeError(f"Toolset items must be functions or Tools, got {type(item).__name__}: {item!r}")
-
-
-def _check_unique(tools: list[Tool]) -> None:
-    duplicates = [name for name, count in Counter(tool.name for tool in tools).items() if count > 1]
-    if duplicates:
-        raise ValueError(
-            "Duplicate tool names in Toolset: "
-            + ", ".join(repr(name) for name in duplicates)
-            + ". Give one of each a different name (create_tool(func, name=...))."
-        )

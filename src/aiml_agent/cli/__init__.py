@@ -17,6 +17,7 @@ from contextlib import contextmanager, nullcontext
 from importlib import import_module
 from typing import NoReturn
 
+from aiml_agent.cli import sessions_cmd
 from aiml_agent.cli.common import CLIError
 
 __all__ = ["CLIError", "build_parser", "main"]
@@ -32,9 +33,14 @@ _TARGET_HELP = (
 
 _EXAMPLES = f"""examples:
   {PROG} tools my_tools.py --strict                  the tools as the model sees them (strict)
+  {PROG} tools my_tools.py --model google/gemini-2.5-flash   ... as that model receives them
+  {PROG} models --family anthropic --tools            models and what each accepts
   {PROG} run my_tools.py "Weather in Paris?"          run an agent (needs AIMLAPI_API_KEY)
   {PROG} run my_tools.py "..." --cassette run.yaml --record   record a run, then replay it offline
+  {PROG} run my_tools.py "My orders?" --deps '{{"user_id": 42}}'   ctx.deps for RunContext tools
   {PROG} cassette show cassettes/test_agent.yaml      read what a test recorded
+  {PROG} run my_tools.py "And tomorrow?" --session ada   continue a stored conversation
+  {PROG} sessions show ada                           read it, with usage and cost per run
 
 Run '{PROG} COMMAND --help' for the options of one command."""
 
@@ -77,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the tools as strict function calling sends them (or why one cannot be strict)",
     )
+    tools.add_argument(
+        "--model",
+        metavar="M",
+        help="show the tools exactly as model M receives them (its schema dialect, strict only where it has a "
+        "strict mode); default: OpenAI's rules",
+    )
     tools.add_argument("--json", action="store_true", help="print the exact JSON sent in the request's 'tools' field")
     tools.add_argument("--check", action="store_true", help="exit with status 1 when there are warnings (for CI)")
     _add_debug(tools)
@@ -101,10 +113,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-steps", metavar="N", type=_positive_int, help="at most N model calls (default: the Agent's)"
     )
     run.add_argument("--system", metavar="TEXT", help="system prompt")
+    run.add_argument(
+        "--deps",
+        metavar="JSON",
+        help="what RunContext tools receive as ctx.deps: a JSON value, or @FILE holding one "
+        """(e.g. --deps '{"user_id": 42}' or --deps @deps.json)""",
+    )
+    run.add_argument(
+        "--approve",
+        action="store_true",
+        help="ask on the terminal (y/n/e) before a tool call that needs approval runs; without it the run "
+        "stops at such a call and lists what waits",
+    )
     run.add_argument("--cassette", metavar="FILE", help="replay the run from this vcrpy cassette (no key needed)")
     run.add_argument("--record", action="store_true", help="with --cassette: record the run into FILE instead")
     run.add_argument("--json", action="store_true", help="print the run result as JSON instead of text")
+    run.add_argument("--trace", action="store_true", help="print an OpenTelemetry span line per model and tool call")
+    run.add_argument("--session", metavar="ID", help="continue the stored conversation ID and save this run to it")
+    run.add_argument("--db", metavar="PATH", help=f"with --session: {sessions_cmd.DB_HELP}")
     _add_debug(run)
+
+    models = commands.add_parser(
+        "models",
+        help="list the models and what each accepts",
+        description="List AIMLAPI's chat models with what each accepts: tools, strict tools, response_format, "
+        "a system role, parallel_tool_calls. From the catalogue in force: refreshed, cached, or the snapshot "
+        "embedded in aiml-agent.",
+    )
+    models.add_argument("--family", metavar="F", help="only models of family F (openai, anthropic, google, ...)")
+    models.add_argument("--tools", action="store_true", help="only models with tool calling")
+    models.add_argument("--json", action="store_true", help="print the models and their profiles as JSON")
+    models.add_argument(
+        "--refresh", action="store_true", help="fetch AIMLAPI's model list first (no key needed) and cache it"
+    )
+    models.add_argument(
+        "--base-url", metavar="URL", help="with --refresh: the API base URL (default: AIMLAPI_BASE_URL or AIMLAPI's)"
+    )
+    _add_debug(models)
+
+    sessions_cmd.add_parser(commands, _add_debug)
 
     cassette = commands.add_parser(
         "cassette",
@@ -143,7 +190,9 @@ _LIBRARY_LOGGERS = ("aiml_agent", "haystack", "openai", "httpx", "httpx2", "vcr"
 _COMMANDS: dict[str, str] = {
     "tools": "aiml_agent.cli.tools_cmd",
     "run": "aiml_agent.cli.run_cmd",
+    "models": "aiml_agent.cli.models_cmd",
     "cassette": "aiml_agent.cli.cassette_cmd",
+    "sessions": "aiml_agent.cli.sessions_cmd",
 }
 
 

@@ -86,7 +86,7 @@ def _request_lines(
         else:
             lines.append(style(f"  … {start} earlier message{plural}, as in the request before", "dim"))
     for message in messages[start:]:
-        lines.extend(_message_lines(message if isinstance(message, dict) else {"content": message}, style))
+        lines.extend(message_lines(message if isinstance(message, dict) else {"content": message}, style))
     return lines
 
 
@@ -103,7 +103,8 @@ def _tools_lines(tools: Any, previous_tools: tuple[list[Any], int] | None) -> li
     return [f"  tools ({len(names)}): " + ", ".join(names)]
 
 
-def _message_lines(message: dict[str, Any], style: Style) -> list[str]:
+def message_lines(message: dict[str, Any], style: Style) -> list[str]:
+    """One chat message in OpenAI's format as transcript lines (``aiml-agent sessions show`` uses it too)."""
     role = str(message.get("role", "?"))
     label = role
     if role == "tool" and message.get("tool_call_id"):

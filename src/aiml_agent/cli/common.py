@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 
 class CLIError(Exception):
     """Bad input or a failed step, reported as one line on stderr (the message names what was wrong)."""
+
+
+def json_value(text: str) -> Any:
+    """A JSON value given inline, or as ``@path`` to a file holding it; a :class:`CLIError` says what is wrong.
+
+    :param text: ``'{"user_id": 42}'`` or ``@deps.json``.
+    """
+    where = "the value"
+    if text.startswith("@"):
+        path = Path(text[1:])
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CLIError(f"no such file: {path}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise CLIError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CLIError(
+            f"{where} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno} "
+            """(e.g. '{"user_id": 42}', or @file.json)"""
+        ) from None
 
 
 class Style:
@@ -41,6 +67,11 @@ def number_text(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.10f}".rstrip("0").rstrip(".") or "0"
     return str(value)
+
+
+def seconds_text(value: float) -> str:
+    """A duration as ``250 ms`` under a second, else ``1.50 s``."""
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
 def indent(text: str, prefix: str) -> str:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiml_agent.cli.common import CLIError, Style
-from aiml_agent.cli.run_output import RunPrinter, result_json, summary_line
+from aiml_agent.cli.common import CLIError, Style, json_value
+from aiml_agent.cli.run_output import RunPrinter, pending_text, result_json, summary_line
+from aiml_agent.cli.sessions_cmd import DEFAULT_DB, open_session
 from aiml_agent.cli.target import load_tools
 from aiml_agent.testing.cassettes import KEY_ENV, cassette_path
 
@@ -22,6 +23,7 @@ from aiml_agent.testing.cassettes import KEY_ENV, cassette_path
 def execute(args: argparse.Namespace) -> int:
     """Run the agent; 0 when it finished (whatever its exit reason), 1 on any failure."""
     cassette_file = _check_inputs(args)
+    deps = _deps(args.deps)
     loaded = load_tools(args.target)
     if loaded.failures:
         raise CLIError(
@@ -30,6 +32,8 @@ def execute(args: argparse.Namespace) -> int:
 
     from aiml_agent.agent import Agent
     from aiml_agent.generator import AIMLAPIChatGenerator
+
+    session = open_session(args.session, args.db or DEFAULT_DB) if args.session else None
 
     out = sys.stdout
     printer = RunPrinter(out, Style(out), quiet=args.json)
@@ -43,12 +47,22 @@ def execute(args: argparse.Namespace) -> int:
         agent_kwargs["max_steps"] = args.max_steps
     if args.strict:
         agent_kwargs["tools_strict"] = True
+    if args.approve:
+        from aiml_agent.cli.approve import TerminalApprover
 
+        tools_by_name = {tool.name: tool for tool in loaded.tools}
+        agent_kwargs["approval_handler"] = TerminalApprover(tools_by_name, sys.stderr, sys.stdin, printer.end_line)
+
+    if args.trace:
+        _trace_to_stderr()
     started = time.perf_counter()
-    with _cassette(cassette_file, record=args.record):
+    from aiml_agent._retries import refused_connections_fail_fast
+
+    # Nothing listening at the base URL is a setting to fix, not a moment to wait for: say so at once.
+    with _cassette(cassette_file, record=args.record), refused_connections_fail_fast():
         agent = Agent(AIMLAPIChatGenerator(**generator_kwargs), loaded.tools, **agent_kwargs)
         try:
-            result = agent.run(args.prompt)
+            result = agent.run(args.prompt, deps=deps, session=session)
         except Exception as error:
             explained = _explain(error, cassette_file)
             if explained is error:
@@ -57,12 +71,42 @@ def execute(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
 
     if args.json:
-        out.write(json.dumps(result_json(result, elapsed), indent=2, ensure_ascii=False, default=str) + "\n")
+        data = result_json(result, elapsed)
+        if session is not None:
+            data["session"] = {"id": session.session_id, "db": session.path}
+        out.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     else:
         printer.finish(result)
+        out.write(pending_text(result, printer.style))
         out.write("\n" + printer.style(summary_line(result, elapsed), "dim") + "\n")
+        if session is not None:
+            out.write(printer.style(f"saved to session {session.session_id} in {session.path}", "dim") + "\n")
     out.flush()
     return 0
+
+
+def _deps(text: str | None) -> Any:
+    """The ``--deps`` value for ``RunContext.deps`` (None when not given)."""
+    if text is None:
+        return None
+    try:
+        return json_value(text)
+    except CLIError as error:
+        raise CLIError(f"--deps: {error}") from None
+
+
+def _trace_to_stderr() -> None:
+    """``--trace``: instrument the run and print each span on one line to stderr as it ends."""
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+    except ImportError:
+        raise CLIError("--trace needs the OpenTelemetry SDK: pip install opentelemetry-sdk") from None
+    from aiml_agent.tracing import instrument, span_line
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr, formatter=span_line)))
+    instrument(tracer_provider=provider)
 
 
 def _check_inputs(args: argparse.Namespace) -> Path | None:
@@ -70,6 +114,8 @@ def _check_inputs(args: argparse.Namespace) -> Path | None:
     has_key = bool(os.environ.get(KEY_ENV))
     if args.record and not args.cassette:
         raise CLIError("--record needs --cassette FILE (the file to record into)")
+    if args.db and not args.session:
+        raise CLIError("--db needs --session ID (the conversation to continue)")
     if not args.cassette:
         if not has_key:
             raise CLIError(f"set {KEY_ENV} or pass --cassette FILE to replay a recorded run")
@@ -109,14 +155,14 @@ def _cassette(file: Path | None, *, record: bool) -> Iterator[None]:
 
 def _explain(error: Exception, cassette_file: Path | None) -> Exception:
     """One line for what went wrong during the run; errors we have no better words for pass through."""
-    from aiml_agent.errors import AIMLAPIError, StrictSchemaError
+    from aiml_agent.errors import AIMLAPIError, SessionStoreError, StrictSchemaError
 
     for cause in _chain(error):
         if type(cause).__name__ == "CannotOverwriteExistingCassetteException":
             return CLIError(f"{cassette_file}: {_mismatch(cause)}; re-record with --record if the change is wanted")
     if isinstance(error, StrictSchemaError):
         return CLIError(f"a tool cannot be sent strict: {error} (drop --strict, or mark the tool strict=False)")
-    if isinstance(error, AIMLAPIError):
+    if isinstance(error, (AIMLAPIError, SessionStoreError)):
         return CLIError(" ".join(str(error).split()))
     return error
 

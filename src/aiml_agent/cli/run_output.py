@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any, TextIO
 
-from aiml_agent.cli.common import Style, usage_text
+from aiml_agent.cli.common import Style, seconds_text, usage_text
 from aiml_agent.run_result import Usage
 
 _RESULT_PREVIEW = 300
@@ -64,7 +64,15 @@ class RunPrinter:
             self.at_line_start = True
         self.text_since_tools = ""
         head = self.style("→ ", "cyan") + self.style(call.tool_name, "bold") + f"({arguments})"
-        self._write(f"{head}  {self.style(_seconds(duration), 'dim')}\n")
+        meta = chunk.meta if isinstance(chunk.meta, dict) else {}
+        if meta.get("pending_approval"):
+            self._write(
+                f"{head}\n" + self.style(f"  ⏸ waiting for approval (id {meta.get('approval_id')})", "yellow") + "\n"
+            )
+            self.at_line_start = True
+            self.after_tools = True
+            return
+        self._write(f"{head}  {self.style(seconds_text(duration), 'dim')}\n")
         text = _preview(str(result.result))
         if result.error:
             self._write(self.style(f"  ✗ {text}", "red") + "\n")
@@ -84,6 +92,10 @@ class RunPrinter:
         if not self.at_line_start:
             self._write("\n")
 
+    def end_line(self) -> None:
+        """End the line being streamed (before something else, e.g. a question, is written)."""
+        self._end_line()
+
 
 def _arguments_text(call: Any) -> str:
     extra = getattr(call, "extra", None) or {}
@@ -97,8 +109,18 @@ def _preview(text: str) -> str:
     return flat if len(flat) <= _RESULT_PREVIEW else flat[: _RESULT_PREVIEW - 1] + "…"
 
 
-def _seconds(value: float) -> str:
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+def pending_text(result: dict[str, Any], style: Style) -> str:
+    """For a run paused for approval: what waits, and how to decide (empty when nothing waits)."""
+    pending = result.get("pending") or []
+    if not pending:
+        return ""
+    lines = [
+        "",
+        style("The run paused: these tool calls wait for approval and did not run:", "yellow"),
+        *(f"  {call.tool_name}({json.dumps(call.arguments, ensure_ascii=False)})  [id {call.id}]" for call in pending),
+        "Run again with --approve to decide on each call here (y/n/e).",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def summary_line(result: dict[str, Any], elapsed: float) -> str:
@@ -109,7 +131,7 @@ def summary_line(result: dict[str, Any], elapsed: float) -> str:
     spent = usage_text(usage.to_dict(), usage.cost)
     if spent:
         parts.append(spent)
-    parts.append(_seconds(elapsed))
+    parts.append(seconds_text(elapsed))
     reason = result.get("exit_reason")
     if reason and reason != "text":
         parts.append(f"stopped: {reason}")
@@ -127,6 +149,8 @@ def result_json(result: dict[str, Any], elapsed: float) -> dict[str, Any]:
         "steps": [_to_dict(step) for step in result.get("steps") or []],
         "messages": [_to_dict(message) for message in result.get("messages") or []],
     }
+    if result.get("pending"):
+        data["pending"] = [_to_dict(call) for call in result["pending"]]
     if "output" in result:
         data["output"] = _to_dict(result["output"])
     return data

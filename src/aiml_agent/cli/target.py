@@ -1,9 +1,8 @@
 """TARGET loading: a ``.py`` file or an importable module (optionally ``:NAME``) turned into tools.
 
-When the module holds ``Tool`` objects (``@tool`` functions included) or ``Toolset`` objects, those are its
-tools: the author marked them, and functions such as ``main`` are not meant for the model. Otherwise every
-public function defined in the module itself (not imported into it) becomes a tool through ``create_tool``.
-``TARGET:NAME`` picks one function, Tool or Toolset.
+Which of a module's objects are its tools is decided by the rule ``Toolset.from_module`` follows (see
+:mod:`aiml_agent._module_tools`): its Tool and Toolset objects when it has any, else the public functions
+defined in it. ``TARGET:NAME`` picks one function, Tool or Toolset.
 """
 
 from __future__ import annotations
@@ -11,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import inspect
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiml_agent.cli.common import CLIError
 
@@ -27,12 +25,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class LoadedTools:
-    """What a TARGET gave: its tools, the functions they came from, and functions that could not be tools."""
+    """What a TARGET gave: its tools, and one line per function or tool that could not be a tool."""
 
     target: str
     tools: list[Tool] = field(default_factory=list)
-    functions: dict[str, Any] = field(default_factory=dict)  # tool name -> the Python function, when known
-    failures: list[str] = field(default_factory=list)  # one line per function create_tool refused
+    failures: list[str] = field(default_factory=list)
 
 
 def load_module(spec: str) -> ModuleType:
@@ -85,68 +82,26 @@ def load_tools(target: str) -> LoadedTools:
     module = load_module(module_spec)
     if attribute and not hasattr(module, attribute):
         raise CLIError(f"{module_spec} has no attribute {attribute!r}")
+    from aiml_agent._module_tools import module_tools
+
+    try:
+        found = module_tools(module, [attribute] if attribute else None)
+    except TypeError as error:
+        raise CLIError(f"{target} is not a function, Tool or Toolset") from error
+    except ValueError as error:  # two different tools with one name
+        raise CLIError(f"{target}: {error}") from error
     loaded = LoadedTools(target=target)
-    if attribute:
-        candidates: list[tuple[str, Any]] = [(attribute, getattr(module, attribute))]
-    else:
-        candidates = [(name, value) for name, value in vars(module).items() if not name.startswith("_")]
-    claimed: set[int] = set()
-    # Tool and Toolset objects first: they say exactly what the author meant. When nothing has imported
-    # Haystack there can be none, and Haystack is not loaded just to find that out.
-    if "haystack.tools" in sys.modules:
-        from haystack.tools import Tool, Toolset
-
-        for _, value in candidates:
-            if isinstance(value, Toolset):
-                warm_up = getattr(value, "warm_up", None)
-                if callable(warm_up):
-                    warm_up()
-                for item in value:
-                    _add(loaded, item, claimed)
-            elif isinstance(value, Tool):
-                _add(loaded, value, claimed)
-    explicit = bool(attribute) or bool(loaded.tools) or bool(loaded.failures)
-    for name, value in candidates:  # plain functions count only when the module marked no tools itself
-        if explicit and not attribute:
-            break
-        if not _is_own_function(value, module, explicit=bool(attribute)) or id(value) in claimed:
-            continue
-        from aiml_agent.tools import create_tool
-
+    loaded.failures = [f"{name}: cannot be a tool: {_one_line(error)}" for name, error in found.failures]
+    for tool in found.tools:
         try:
-            made = create_tool(value)
+            tool.tool_spec  # noqa: B018 - tools may build their schema lazily: fail here, naming the tool
         except Exception as error:
-            loaded.failures.append(f"{name}: cannot be a tool: {_one_line(error)}")
-            continue
-        _add(loaded, made, claimed)
-    if attribute and not loaded.tools and not loaded.failures:
-        raise CLIError(f"{target} is not a function, Tool or Toolset")
+            loaded.failures.append(f"{tool.name}: cannot be a tool: {_one_line(error)}")
+        else:
+            loaded.tools.append(tool)
     if not loaded.tools and not loaded.failures:
         raise CLIError(f"no tools found in {module_spec}: define public functions, Tool or Toolset objects there")
     return loaded
-
-
-def _add(loaded: LoadedTools, item: Tool, claimed: set[int]) -> None:
-    function = getattr(item, "function", None) or getattr(item, "async_function", None)
-    if function is not None:
-        claimed.add(id(function))
-    if any(existing.name == item.name for existing in loaded.tools):
-        return
-    try:
-        item.tool_spec  # noqa: B018 - tools may build their schema lazily: fail here, naming the tool
-    except Exception as error:
-        loaded.failures.append(f"{item.name}: cannot be a tool: {_one_line(error)}")
-        return
-    loaded.tools.append(item)
-    if function is not None:
-        loaded.functions[item.name] = function
-
-
-def _is_own_function(value: Any, module: ModuleType, *, explicit: bool) -> bool:
-    """A public function written in the module itself; helpers it imported from elsewhere are not tools."""
-    if not inspect.isfunction(value):
-        return False
-    return explicit or value.__module__ == module.__name__
 
 
 def _one_line(error: BaseException) -> str:

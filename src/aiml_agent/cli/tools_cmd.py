@@ -1,4 +1,8 @@
-"""``aiml-agent tools TARGET``: show each tool as the model will see it, and warn about missing docs."""
+"""``aiml-agent tools TARGET [--model M]``: show each tool as the model will see it, and warn about missing docs.
+
+With ``--model`` the tools are built exactly as a request to that model carries them (its profile decides the
+schema dialect and whether strict mode applies); without it, by OpenAI's rules.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +20,13 @@ from aiml_agent.cli.target import LoadedTools, load_tools
 def execute(args: argparse.Namespace) -> int:
     """Print the tools of ``args.target``; 1 when a tool cannot be built (or be strict), or warnings with --check."""
     loaded = load_tools(args.target)
-    definitions, errors = _definitions(loaded, strict=args.strict)
+    profile = _profile(args.model)
+    definitions, errors = _definitions(loaded, strict=args.strict, profile=profile)
     warnings = _warnings(loaded)
     out, err = sys.stdout, sys.stderr
     style = Style(out)
+    if profile is not None and not args.json:
+        out.write(style(_profile_line(args.model, profile, strict=args.strict), "dim") + "\n\n")
 
     if args.json:
         sent = [definition for definition in definitions.values() if definition is not None]
@@ -32,7 +39,8 @@ def execute(args: argparse.Namespace) -> int:
         if loaded.tools:
             out.write("\n")
         count = len(loaded.tools)
-        out.write(style(f"{count} tool{'s' if count != 1 else ''} from {loaded.target}", "dim") + "\n")
+        target = loaded.target + (f", as {args.model} receives them" if args.model else "")
+        out.write(style(f"{count} tool{'s' if count != 1 else ''} from {target}", "dim") + "\n")
     out.flush()
 
     label = "error" if args.check else "warning"
@@ -47,23 +55,46 @@ def execute(args: argparse.Namespace) -> int:
     return 1 if loaded.failures or errors or (warnings and args.check) else 0
 
 
-def _definitions(loaded: LoadedTools, *, strict: bool) -> tuple[dict[str, dict[str, Any] | None], dict[str, str]]:
+def _profile(model: str | None) -> Any:
+    if not model:
+        return None
+    from aiml_agent.profiles import profile_for
+
+    return profile_for(model)
+
+
+def _profile_line(model: str, profile: Any, *, strict: bool) -> str:
+    """Which rules the tools below follow for ``model``."""
+    source = {"catalogue": "AIMLAPI's catalogue", "family rules": f"{profile.family} family rules"}.get(
+        profile.source, "OpenAI's rules (an unknown model)"
+    )
+    line = f"As {model} receives them ({source}): family {profile.family}, schema dialect {profile.schema_dialect}"
+    if strict and not profile.supports_strict_tools:
+        line += "; it has no strict mode, so --strict sends non-strict schemas"
+    return line + "."
+
+
+def _definitions(
+    loaded: LoadedTools, *, strict: bool, profile: Any = None
+) -> tuple[dict[str, dict[str, Any] | None], dict[str, str]]:
     """The exact request JSON per tool, and for each tool that cannot be sent, why (e.g. not strict-able)."""
     from aiml_agent._request import tool_definitions
-    from aiml_agent.errors import StrictSchemaError
+    from aiml_agent.errors import ModelCapabilityError, StrictSchemaError
 
     try:
-        sent = tool_definitions(loaded.tools, strict)
+        sent = tool_definitions(loaded.tools, strict, profile)
         return {tool.name: definition for tool, definition in zip(loaded.tools, sent)}, {}
     except StrictSchemaError:
         pass  # find out which tools: build them one by one
+    except ModelCapabilityError as error:
+        raise CLIError(str(error)) from error
     except ValueError as error:  # too many tools, duplicate names: the request as a whole is wrong
         raise CLIError(f"{loaded.target}: {error}") from error
     definitions: dict[str, dict[str, Any] | None] = {}
     errors: dict[str, str] = {}
     for tool in loaded.tools:
         try:
-            definitions[tool.name] = tool_definitions([tool], strict)[0]
+            definitions[tool.name] = tool_definitions([tool], strict, profile)[0]
         except StrictSchemaError as error:
             definitions[tool.name] = None
             errors[tool.name] = f"cannot be strict: {error}"
@@ -85,18 +116,44 @@ def _describe(tool: Any, definition: dict[str, Any] | None, error: str | None, s
     params = parameter_lines(schema or {}, indent="    ")
     lines.append("  parameters:" if params else "  parameters: none")
     lines.extend(params)
+    controls = _controls_text(tool)
+    if controls:
+        lines.append("  controls: " + style(controls, "yellow"))
     return "\n".join(lines) + "\n"
+
+
+def _controls_text(tool: Any) -> str:
+    """``timeout 10 s, retries 2, output cut at 20000 chars, needs approval (rule over_limit)``, or empty."""
+    from aiml_agent.tool_controls import controls_of
+
+    controls = controls_of(tool)
+    parts = []
+    if controls.timeout is not None:
+        parts.append(f"timeout {controls.timeout:g} s")
+    if controls.retries is not None:
+        parts.append(f"retries {controls.retries}")
+    if controls.max_output_chars is not None:
+        parts.append(f"output cut at {controls.max_output_chars} chars")
+    rule = controls.requires_approval
+    if rule is True:
+        parts.append("needs approval")
+    elif callable(rule):
+        parts.append(f"needs approval when {getattr(rule, '__name__', 'its rule')}(arguments) says so")
+    return ", ".join(parts)
 
 
 def _warnings(loaded: LoadedTools) -> list[str]:
     """Missing docstrings and parameter descriptions: the model sees nothing there."""
     found: list[str] = []
+    from aiml_agent.tools import FunctionTool
+
     for tool in loaded.tools:
-        function = loaded.functions.get(tool.name)
-        if function is not None and not inspect.getdoc(function):
-            found.append(f"{tool.name}: function has no docstring (the model gets no description of it)")
-        elif not (tool.description or "").strip():
-            found.append(f"{tool.name}: tool has no description")
+        if not (tool.description or "").strip():
+            from_docstring = isinstance(tool, FunctionTool) and not inspect.getdoc(tool.function or tool.async_function)
+            if from_docstring:
+                found.append(f"{tool.name}: function has no docstring (the model gets no description of it)")
+            else:
+                found.append(f"{tool.name}: tool has no description")
         schema = tool.parameters or {}
         for name, prop in (schema.get("properties") or {}).items():
             if not has_description(prop, schema):

@@ -14,13 +14,22 @@ _EXPORTS: dict[str, str] = {
     "ToolCallReply": "aiml_agent.testing.server",
     "RecordedRequest": "aiml_agent.testing.server",
     "cassette": "aiml_agent.testing.cassettes",
+    "CassetteFormatError": "aiml_agent.testing.cassettes",
     "UnplayedInteractionsError": "aiml_agent.testing.cassettes",
 }
 
-__all__ = ["RecordedRequest", "Reply", "ScriptedServer", "ToolCallReply", "UnplayedInteractionsError", "cassette"]
+__all__ = [
+    "CassetteFormatError",
+    "RecordedRequest",
+    "Reply",
+    "ScriptedServer",
+    "ToolCallReply",
+    "UnplayedInteractionsError",
+    "cassette",
+]
 
 if TYPE_CHECKING:
-    from aiml_agent.testing.cassettes import UnplayedInteractionsError, cassette
+    from aiml_agent.testing.cassettes import CassetteFormatError, UnplayedInteractionsError, cassette
     from aiml_agent.testing.server import RecordedRequest, Reply, ScriptedServer, ToolCallReply
 
 

@@ -1,10 +1,11 @@
 """Safe, readable vcrpy cassettes: the defaults shared by the pytest plugin and `cassette()`.
 
-- Secrets are never written: every save drops credential, cookie and request-id headers and replaces any
-  API key it knows (from the request's auth headers and ``*_API_KEY`` environment variables) with ``REDACTED``.
-  It runs inside the serializer, whichever one ``vcr_config`` picks, so no override turns it off by accident.
+- Secrets are never written, and neither are run-dependent request headers (the rules are in
+  :mod:`aiml_agent.testing._scrubbing`). It runs inside the serializer, whichever one ``vcr_config`` picks,
+  so no override turns it off by accident.
 - Files are readable: JSON bodies become YAML mappings (``body: {json: ...}``), SSE streams literal text blocks,
   gzip/deflate bodies are decoded. Loading gives back exactly the bytes that were recorded.
+- A file that is not a cassette fails with :class:`CassetteFormatError`, naming the file and what is wrong.
 - Requests match on method, path and JSON body (key order ignored); a mismatch explains itself with a diff.
 """
 
@@ -15,37 +16,50 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from copy import deepcopy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from aiml_agent.testing._cassette_format import CassetteFormatError, FileNamingPersister, checked_shape, yaml_problem
+from aiml_agent.testing._network import blocked_network
+from aiml_agent.testing._scrubbing import (
+    PLACEHOLDER_KEY,
+    REDACTED,
+    SECRET_HEADER_WORDS,
+    is_noise_header,
+    is_secret_header,
+    scrubbed,
+)
+
 if TYPE_CHECKING:
     from vcr import VCR
     from vcr.cassette import Cassette
 
-REDACTED = "REDACTED"
-PLACEHOLDER_KEY = "aiml-cassette-placeholder-key"
+__all__ = [
+    "KEY_ENV",
+    "MATCH_ON",
+    "PLACEHOLDER_KEY",
+    "RECORD_MODES",
+    "REDACTED",
+    "SECRET_HEADER_WORDS",
+    "CassetteFormatError",
+    "ReadableYAMLSerializer",
+    "ScrubbingSerializer",
+    "UnplayedInteractionsError",
+    "cassette",
+    "cassette_path",
+    "configure_vcr",
+    "is_noise_header",
+    "is_secret_header",
+    "json_body",
+    "scrubbed",
+]
+
 KEY_ENV = "AIMLAPI_API_KEY"  #: the variable the API key is read from (a placeholder is set while replaying)
 MATCH_ON = ("method", "path", "json_body")
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 
-_SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "cf-ray",
-        "openai-organization",
-        "openai-project",
-        "x-request-id",
-        "request-id",
-    }
-)
-_SECRET_HEADER_PARTS = ("api-key", "apikey", "request-id", "requestid", "organization", "cookie")
-_MIN_SECRET_LEN = 6
 _JSON_STYLES: dict[str, dict[str, Any]] = {
     "compact": {"separators": (",", ":"), "ensure_ascii": False},
     "compact-ascii": {"separators": (",", ":")},
@@ -67,58 +81,7 @@ def cassette_path(path: str | os.PathLike[str]) -> Path:
     return file if file.suffix else file.with_suffix(".yaml")
 
 
-def is_secret_header(name: str) -> bool:
-    """Whether a header carries a credential, a cookie or an account/request identifier."""
-    name = name.lower().replace("_", "-")
-    return name in _SECRET_HEADERS or any(part in name for part in _SECRET_HEADER_PARTS)
-
-
 # --- serializer -------------------------------------------------------------------------------------------
-
-
-def _header(headers: dict[str, Any], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value[0] if isinstance(value, list) and value else value if isinstance(value, str) else None
-    return None
-
-
-def _secret_values(interactions: list[dict[str, Any]]) -> list[str]:
-    values = {v for k, v in os.environ.items() if k.upper().endswith("API_KEY")}
-    for interaction in interactions:
-        for name, value in interaction["request"].get("headers", {}).items():
-            if is_secret_header(name) and "cookie" not in name.lower():
-                for item in value if isinstance(value, list) else [value]:
-                    values.add(str(item).removeprefix("Bearer ").removeprefix("bearer ").strip())
-    values.discard(PLACEHOLDER_KEY)
-    return sorted((v for v in values if len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    from vcr.filters import replace_text
-
-    for secret in secrets:
-        value = replace_text(value, secret, REDACTED)
-    return value
-
-
-def _decode_body(response: dict[str, Any]) -> None:
-    from vcr.filters import AVAILABLE_DECOMPRESSORS
-
-    headers, body = response.get("headers", {}), response.get("body", {}).get("string")
-    encoding = (_header(headers, "content-encoding") or "").strip().lower()
-    if encoding not in AVAILABLE_DECOMPRESSORS or not isinstance(body, bytes):
-        return
-    decoded = AVAILABLE_DECOMPRESSORS[encoding](body)
-    if decoded is body:
-        return
-    for key in [k for k in headers if k.lower() in ("content-encoding", "content-length")]:
-        del headers[key]
-    headers["content-length"] = [str(len(decoded))]
-    try:
-        response["body"]["string"] = decoded.decode("utf-8")
-    except UnicodeDecodeError:
-        response["body"]["string"] = decoded
 
 
 def _json_form(text: str) -> dict[str, Any] | None:
@@ -204,20 +167,6 @@ def _ordered(mapping: dict[str, Any], first: tuple[str, ...]) -> dict[str, Any]:
     return {**{k: mapping[k] for k in first if k in mapping}, **mapping}
 
 
-def scrubbed(cassette_dict: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a cassette's data without secret headers, with known keys replaced and bodies decoded."""
-    data = deepcopy(cassette_dict)
-    interactions = data.get("interactions", [])
-    secrets = _secret_values(interactions)
-    for interaction in interactions:
-        for part in (interaction["request"], interaction["response"]):
-            part["headers"] = {k: v for k, v in part.get("headers", {}).items() if not is_secret_header(k)}
-        _decode_body(interaction["response"])
-        interaction["request"] = _scrub(interaction["request"], secrets)
-        interaction["response"] = _scrub(interaction["response"], secrets)
-    return data
-
-
 def _written(
     data: dict[str, Any], bodies: list[tuple[Any, Any]], forms: list[list[Any]]
 ) -> tuple[str | None, list[tuple[int, int]]]:
@@ -278,8 +227,12 @@ class ReadableYAMLSerializer:
 
     @staticmethod
     def deserialize(cassette_string: str) -> dict[str, Any]:
-        data = _load(cassette_string)
-        for interaction in (data or {}).get("interactions", []) if isinstance(data, dict) else []:
+        try:
+            data = _load(cassette_string)
+        except yaml.YAMLError as error:
+            raise CassetteFormatError(yaml_problem(error)) from error
+        data = checked_shape(data)
+        for interaction in data["interactions"]:
             request, response = interaction["request"], interaction["response"]
             if isinstance(request.get("body"), dict) and "json" in request["body"]:
                 request["body"] = _json_text(request["body"])
@@ -298,7 +251,13 @@ class ScrubbingSerializer:
         return self.inner.serialize(scrubbed(cassette_dict))
 
     def deserialize(self, cassette_string: str) -> Any:
-        return self.inner.deserialize(cassette_string)
+        try:
+            data = self.inner.deserialize(cassette_string)
+        except (ValueError, yaml.YAMLError) as error:  # json.JSONDecodeError is a ValueError
+            if isinstance(error, CassetteFormatError):
+                raise
+            raise CassetteFormatError(f"cannot be read: {' '.join(str(error).split())}") from error
+        return checked_shape(data)
 
 
 # --- matcher ----------------------------------------------------------------------------------------------
@@ -346,6 +305,8 @@ def configure_vcr(vcr: VCR) -> VCR:
         if not isinstance(serializer, ScrubbingSerializer):
             vcr.register_serializer(name, ScrubbingSerializer(serializer))
     vcr.register_serializer("yaml", ReadableYAMLSerializer)
+    if not isinstance(vcr.persister, FileNamingPersister):
+        vcr.register_persister(FileNamingPersister(vcr.persister))
     vcr.register_matcher("json_body", json_body)
     vcr.serializer = "yaml"
     vcr.match_on = MATCH_ON
@@ -361,11 +322,42 @@ def unplayed_message(cassette: Cassette) -> str | None:
         f"  #{i + 1} {req.method} {req.uri}" for i, (req, _) in enumerate(cassette.data) if not cassette.play_counts[i]
     ]
     return (
-        f"{len(missing)} of {len(cassette)} recorded interactions in {cassette._path} were never "
+        f"{len(missing)} of {len(cassette)} recorded interactions in {cassette.path} were never "
         f"requested; the code no longer makes them:\n"
         + "\n".join(missing)
         + "\nRe-record the cassette (pytest --record-mode=rewrite), or allow it with allow_unplayed=True."
     )
+
+
+#: How to record a missing cassette, in the words of each way of replaying one.
+RECORD_WITH_PYTEST = (
+    "Record it: run the test with pytest --record-mode=once (aiml-agent's plugin only replays by default: "
+    "record mode 'none'); with AIMLAPI_API_KEY set it records the real API"
+)
+RECORD_WITH_CASSETTE = (
+    "Record it: cassette(path, mode='once') (the default mode 'none' only replays); with AIMLAPI_API_KEY set "
+    "it records the real API"
+)
+
+
+def correct_record_advice(error: BaseException, advice: str) -> None:
+    """Put ``advice`` in place of vcrpy's in a "cassette not found" error raised by a replay (in ``error``'s chain).
+
+    vcrpy advises "record_mode='once' (the default)", but here the default is ``none``: the advice names the
+    step that records under the plugin or :func:`cassette`. The message is changed in place, so the error
+    keeps its type and its place in the traceback.
+    """
+    from vcr.errors import CannotOverwriteExistingCassetteException
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, CannotOverwriteExistingCassetteException) and current.reason == "cassette_not_found":
+            head = str(current).split("\nHow to fix:", 1)[0].rstrip()
+            fixes = f"  * {advice}.\n  * If you expected the cassette to exist, check its path: {current.cassette.path}"
+            current.args = (f"{head}\n\nHow to fix:\n{fixes}",)
+        current = current.__cause__ or current.__context__
 
 
 @contextmanager
@@ -380,20 +372,6 @@ def placeholder_key(env: str = KEY_ENV) -> Iterator[None]:
     finally:
         if os.environ.get(env) == PLACEHOLDER_KEY:
             del os.environ[env]
-
-
-@contextmanager
-def blocked_network(allowed_hosts: list[str] | None = None) -> Iterator[None]:
-    """Block outgoing connections (except ``allowed_hosts`` regexes) unless something already blocks them."""
-    import socket
-
-    from pytest_recording import network
-
-    if socket.socket.connect is not network._original_connect:
-        yield
-        return
-    with network.blocking_context(allowed_hosts=allowed_hosts):
-        yield
 
 
 @contextmanager
@@ -434,8 +412,12 @@ def cassette(
     try:
         with recorder.use_cassette(str(file), **vcr_options) as tape:
             blocking = tape.write_protected if block_network is None else block_network
-            with placeholder_key(), blocked_network(allowed_hosts) if blocking else nullcontext():
-                yield tape
+            try:
+                with placeholder_key(), blocked_network(allowed_hosts) if blocking else nullcontext():
+                    yield tape
+            except Exception as error:
+                correct_record_advice(error, RECORD_WITH_CASSETTE)
+                raise
             message = None if allow_unplayed else unplayed_message(tape)
         if file != target:
             if file.exists():

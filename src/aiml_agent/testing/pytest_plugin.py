@@ -8,6 +8,8 @@ On top of pytest-recording, for tests marked ``@pytest.mark.vcr``:
   ``vcr_config`` fixture (or of the ``vcr`` mark) still overrides them one by one;
 - a replay needs no ``AIMLAPI_API_KEY`` (a placeholder is set for the test when none is) and no network
   (connections are blocked while the cassette cannot record, except ``--allowed-hosts``);
+- a cassette that cannot be read fails naming the file and what is wrong; a missing one fails with advice
+  that records it here (``--record-mode=once``: this plugin's default mode is ``none``);
 - a replayed test that leaves recorded interactions unplayed fails. Opt out per test with
   ``@pytest.mark.vcr(allow_unplayed=True)``, in ``vcr_config`` with ``"allow_unplayed": True``, or for the
   whole project with the ini option ``aiml_allow_unplayed = true``.
@@ -54,8 +56,18 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    """Fail a passing replayed test whose cassette still holds interactions it never requested."""
-    result = yield
+    """Fail a passing replayed test whose cassette still holds interactions it never requested.
+
+    A test that failed for want of a cassette gets advice that records one under this plugin.
+    """
+    try:
+        result = yield
+    except Exception as error:
+        if item.get_closest_marker("vcr") is not None:
+            from aiml_agent.testing.cassettes import RECORD_WITH_PYTEST, correct_record_advice
+
+            correct_record_advice(error, RECORD_WITH_PYTEST)
+        raise
     tape = item.stash.get(_STRICT_TAPE, None)
     if tape is not None:
         from aiml_agent.testing.cassettes import UnplayedInteractionsError, unplayed_message

@@ -16,12 +16,17 @@ SDK, `AIMLAPIChatGenerator`, an `Agent`) can be tested end to end without networ
 
 Replies are taken in order (or computed by a function of the request body); requests with
 ``"stream": true`` get server-sent events exactly as OpenAI sends them. Errors, delays and cut streams
-are scripted the same way (`Reply.error`, ``delay=``, ``cut_after=``).
+are scripted the same way (`Reply.error`, `Reply.problem`, ``delay=``, ``cut_after=``), and so are the ways
+real gateways differ from OpenAI: cost headers, reasoning fields, tool-call deltas with a missing or repeated
+``index``, raw events. Every chat answer carries an ``x-inference-id`` header (and echoes the request's
+``x-client-request-id``), as AIMLAPI's do. With ``models=``, ``GET /v1/models`` answers a model catalogue with a
+weak ETag (``If-None-Match`` gets ``304``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import socket
@@ -35,11 +40,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["RecordedRequest", "Reply", "ScriptedServer", "ToolCallReply"]
 
 CHAT_PATH = "/v1/chat/completions"
+MODELS_PATHS = ("/v1/models", "/models", "/api/v1/models")
 _FINGERPRINT = "fp_scripted"
 
 
@@ -50,7 +56,8 @@ class ToolCallReply:
     :param name: The function name the "model" calls.
     :param arguments: A dict (sent as JSON) or a raw string, sent as is (e.g. ``'{"tz": '`` to simulate
         malformed JSON from the model).
-    :param id: The call id; ``None`` gives ``"call_N"``, numbered per server in the order calls are sent.
+    :param id: The call id; ``None`` gives ``"call_N"``, numbered per server in the order calls are sent (``""``
+        is sent as is, as Gemini does).
     """
 
     name: str
@@ -88,6 +95,18 @@ class Reply:
     :param cut_after: For a streamed answer: close the connection after this many events, without
         ``[DONE]`` and without ending the chunked body, so the client sees a broken stream.
     :param headers: Extra response headers (e.g. ``{"retry-after": "0"}``).
+    :param cost_in: Where `cost` goes: ``"body"`` (``meta.usage``), ``"headers"`` (``x-aimlapi-credits-used`` /
+        ``x-aimlapi-usd-spent``, as AIMLAPI sends it on whole answers) or ``"both"``.
+    :param reasoning: Reasoning text, sent before the answer in the message's (or the deltas') `reasoning_field`.
+    :param reasoning_field: ``"reasoning_content"`` (DeepSeek, Qwen), ``"reasoning"`` (OpenRouter, Groq) or
+        ``"reasoning_details"`` (a list of ``{"type": "reasoning.text", "text": ...}``).
+    :param tool_call_index: How streamed tool-call deltas are numbered: ``"sequential"`` (OpenAI: 0, 1, ...),
+        ``"repeated"`` (every call ``0``), ``"missing"`` (no ``index``) or ``"whole"`` (no ``index``, each call
+        in one delta, as Gemini sends them).
+    :param events: For a streamed answer: these raw SSE ``data:`` payloads instead of the scripted reply's.
+    :param content_type: The content type of a raw `body` (default: JSON for data, text for str / bytes).
+    :param inference_id: The ``x-inference-id`` header; ``None`` gives ``"inf-N"``, numbered per server in the
+        order answers are sent (so that recording an unchanged run again gives the same file).
     """
 
     text: str | None = None
@@ -104,6 +123,13 @@ class Reply:
     chunk_delay: float = 0.0
     cut_after: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    cost_in: Literal["body", "headers", "both"] = "body"
+    reasoning: str | None = None
+    reasoning_field: Literal["reasoning_content", "reasoning", "reasoning_details"] = "reasoning_content"
+    tool_call_index: Literal["sequential", "repeated", "missing", "whole"] = "sequential"
+    events: list[str] | None = None
+    content_type: str | None = None
+    inference_id: str | None = None
 
     @classmethod
     def error(
@@ -125,6 +151,45 @@ class Reply:
         """
         return cls(
             status=status, error_message=message, request_id=request_id, headers=dict(headers or {}), delay=delay
+        )
+
+    @classmethod
+    def problem(
+        cls,
+        status: int,
+        message: str,
+        *,
+        title: str | None = None,
+        request_id: str | None = None,
+        error_name: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """An AIMLAPI problem+json error: ``{"title", "status", "instance", "message", "requestId", "timestamp",
+        "error": {"name", "message"}}`` sent as ``application/problem+json``.
+
+        :param status: The HTTP status.
+        :param message: The ``message`` (and ``error.message``).
+        :param title: The ``title``; defaults to the status's reason phrase.
+        :param request_id: ``requestId``; ``None`` gives a fresh uuid.
+        :param error_name: ``error.name``; defaults to the phrase as an exception name ("BadRequestException").
+        :param headers: Extra response headers.
+        """
+        phrase = _phrase(status) or f"HTTP {status}"
+        request_id = request_id or str(uuid.uuid4())
+        body = {
+            "title": title or phrase,
+            "status": status,
+            "instance": CHAT_PATH,
+            "message": message,
+            "requestId": request_id,
+            "timestamp": _timestamp(),
+            "error": {"name": error_name or phrase.replace(" ", "") + "Exception", "message": message},
+        }
+        return cls(
+            status=status,
+            body=body,
+            content_type="application/problem+json; charset=utf-8",
+            headers={"x-request-id": request_id, **(headers or {})},
         )
 
 
@@ -173,6 +238,20 @@ def _argument_pieces(arguments: str) -> list[str]:
     return pieces
 
 
+def _timestamp() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _cost_headers(cost: dict[str, Any]) -> dict[str, str]:
+    """AIMLAPI's cost headers: credits an integer, dollars a decimal string such as ``0.001240000``."""
+    headers = {}
+    if cost.get("credits_used") is not None:
+        headers["x-aimlapi-credits-used"] = str(cost["credits_used"])
+    if cost.get("usd_spent") is not None:
+        headers["x-aimlapi-usd-spent"] = f"{float(cost['usd_spent']):.9f}"
+    return headers
+
+
 def _phrase(status: int) -> str:
     """The HTTP reason phrase ("" for a non-standard status such as 599)."""
     try:
@@ -211,6 +290,10 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         request = RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw)
         path = self.path.split("?", 1)[0]
+        if path in MODELS_PATHS and self.command == "GET" and self.server.owner._models is not None:
+            self.server.owner._record(request)
+            self._send_models(request)
+            return
         if path != CHAT_PATH or self.command != "POST":
             self.server.owner._record(request)
             self._send_json(404, self._error_body(404, f"Cannot {self.command} {path}"))
@@ -222,6 +305,10 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.owner._next_reply(request)
         if reply.delay:
             time.sleep(reply.delay)
+        headers = {"x-inference-id": reply.inference_id or self.server.owner._next_inference_id()}
+        if "x-client-request-id" in request.headers:
+            headers["x-client-request-id"] = request.headers["x-client-request-id"]
+        headers.update(reply.headers)
         if reply.status >= 400 or reply.body is not None:
             content = (
                 reply.body
@@ -232,20 +319,30 @@ class _Handler(BaseHTTPRequestHandler):
                     reply.request_id,
                 )
             )
-            self._send_json(reply.status, content, reply.headers)
+            self._send_json(reply.status, content, headers, content_type=reply.content_type)
         elif body.get("stream"):
-            self._send_stream(body, reply)
+            self._send_stream(body, reply, headers)
         else:
-            self._send_json(200, self.server.owner._completion(body, reply), reply.headers)
+            if reply.cost is not None and reply.cost_in in ("headers", "both"):
+                headers.update(_cost_headers(reply.cost))
+            self._send_json(200, self.server.owner._completion(body, reply), headers)
+
+    def _send_models(self, request: RecordedRequest) -> None:
+        """The model catalogue with a weak ETag; ``304`` with no body when ``If-None-Match`` has that ETag."""
+        data = json.dumps(self.server.owner._models).encode()
+        etag = f'W/"{hashlib.sha1(data).hexdigest()[:16]}"'  # an ETag, not a security hash
+        if etag in (request.headers.get("if-none-match") or ""):
+            self.wfile.write(self._head(304, {"etag": etag, "content-length": "0"}))
+            return
+        self._send_json(200, self.server.owner._models, {"etag": etag, "cache-control": "public, max-age=300"})
 
     def _error_body(self, status: int, message: str, request_id: str | None = None) -> dict[str, Any]:
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return {
             "message": message,
             "path": self.path,
             "requestId": request_id or str(uuid.uuid4()),
             "statusCode": status,
-            "timestamp": now,
+            "timestamp": _timestamp(),
         }
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
@@ -253,25 +350,28 @@ class _Handler(BaseHTTPRequestHandler):
         lines = [f"HTTP/1.1 {status} {phrase}"] + [f"{k}: {v}" for k, v in headers.items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _send_json(self, status: int, content: Any, extra: dict[str, str] | None = None) -> None:
+    def _send_json(
+        self, status: int, content: Any, extra: dict[str, str] | None = None, *, content_type: str | None = None
+    ) -> None:
         """Send `content` as JSON (str / bytes: as is, as text, e.g. a proxy's HTML error page)."""
         if isinstance(content, (str, bytes)):
             data, kind = (content.encode() if isinstance(content, str) else content), "text/plain; charset=utf-8"
         else:
             data, kind = json.dumps(content).encode(), "application/json"
-        headers = {"content-type": kind, "content-length": str(len(data)), **(extra or {})}
+        headers = {"content-type": content_type or kind, "content-length": str(len(data)), **(extra or {})}
         self.wfile.write(self._head(status, headers) + data)  # one write: no Nagle/delayed-ACK stall
 
-    def _send_stream(self, body: dict[str, Any], reply: Reply) -> None:
+    def _send_stream(self, body: dict[str, Any], reply: Reply, extra: dict[str, str]) -> None:
         headers = {
             "content-type": "text/event-stream; charset=utf-8",
             "cache-control": "no-cache",
             "transfer-encoding": "chunked",
-            **reply.headers,
+            **extra,
         }
+        events = reply.events if reply.events is not None else self.server.owner._events(body, reply)
         try:
             self.wfile.write(self._head(200, headers))
-            for sent, event in enumerate(self.server.owner._events(body, reply)):
+            for sent, event in enumerate(events):
                 if reply.cut_after is not None and sent >= reply.cut_after:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -303,13 +403,16 @@ class ScriptedServer:
         the request body (a dict) returning a `Reply` or a string. When a list runs out, the server answers
         500 with a message saying so.
     :param model: The model named in answers when neither the reply nor the request names one.
+    :param models: What ``GET /v1/models`` (also ``/models``) answers: a model catalogue (e.g.
+        ``{"object": "list", "data": [...]}`` or the older bare list), served with a weak ``ETag``; ``None``:
+        those paths answer 404.
 
     Use it as a context manager (or call `start()` / `stop()`); point a client at `base_url`. Safe under
     concurrent requests; connections are kept alive, so per-request overhead is small enough to use it
     as a zero-latency model in benchmarks.
     """
 
-    def __init__(self, script: Script | None = None, *, model: str = "scripted-model") -> None:
+    def __init__(self, script: Script | None = None, *, model: str = "scripted-model", models: Any = None) -> None:
         self._function: Callable[[dict[str, Any]], ScriptItem] | None = None
         self._replies: deque[ScriptItem] = deque()
         if callable(script):
@@ -319,10 +422,12 @@ class ScriptedServer:
                 raise TypeError("ScriptedServer(script) takes a list of replies or a function, not one reply")
             self._replies.extend(script)
         self._model = model
+        self._models = models
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._served = 0
         self._call_counter = 0
+        self._inference_counter = 0
         self._connections: set[socket.socket] = set()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -427,13 +532,18 @@ class ScriptedServer:
             return Reply.error(500, f"ScriptedServer script item must be a Reply or str, got {item!r}")
         return item
 
+    def _next_inference_id(self) -> str:
+        with self._lock:
+            self._inference_counter += 1
+            return f"inf-{self._inference_counter}"
+
     def _call_ids(self, reply: Reply) -> list[str]:
         with self._lock:
             ids = []
             for call in reply.tool_calls:
                 if call.id is None:
                     self._call_counter += 1
-                ids.append(call.id or f"call_{self._call_counter}")
+                ids.append(call.id if call.id is not None else f"call_{self._call_counter}")
             return ids
 
     def _base(self, body: dict[str, Any], reply: Reply, obj: str) -> dict[str, Any]:
@@ -448,6 +558,8 @@ class ScriptedServer:
 
     def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
+        if reply.reasoning is not None:
+            message[reply.reasoning_field] = _reasoning_value(reply, reply.reasoning)
         if reply.tool_calls:
             message["tool_calls"] = [
                 {"id": call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json}}
@@ -463,7 +575,7 @@ class ScriptedServer:
             }
         ]
         result["usage"] = reply.usage if reply.usage is not None else _default_usage(body, reply)
-        if reply.cost is not None:
+        if reply.cost is not None and reply.cost_in in ("body", "both"):
             result["meta"] = {"usage": reply.cost}
         return result
 
@@ -479,29 +591,39 @@ class ScriptedServer:
             chunks.append({**base, "choices": [choice], **({"usage": None} if include_usage else {})})
 
         chunk({"role": "assistant", "content": "" if reply.text is not None else None, "refusal": None})
+        for piece in _text_pieces(reply.reasoning or ""):
+            chunk({reply.reasoning_field: _reasoning_value(reply, piece)})
         for piece in _text_pieces(reply.text or ""):
             chunk({"content": piece})
-        for index, (call_id, call) in enumerate(zip(self._call_ids(reply), reply.tool_calls)):
-            chunk(
-                {
-                    "tool_calls": [
-                        {
-                            "index": index,
-                            "id": call_id,
-                            "type": "function",
-                            "function": {"name": call.name, "arguments": ""},
-                        }
-                    ]
-                }
-            )
-            for piece in _argument_pieces(call.arguments_json):
-                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+        for delta in _tool_call_deltas(reply, self._call_ids(reply)):
+            chunk({"tool_calls": [delta]})
         chunk({}, reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop"))
         if include_usage:
             usage = reply.usage if reply.usage is not None else _default_usage(body, reply)
             chunks.append({**base, "choices": [], "usage": usage})
         if reply.cost is not None:
-            chunks[-1]["meta"] = {"usage": reply.cost}
+            chunks[-1]["meta"] = {"usage": reply.cost}  # a stream has no headers after its start: always in the body
         for item in chunks:
             yield json.dumps(item)
         yield "[DONE]"
+
+
+def _reasoning_value(reply: Reply, text: str) -> Any:
+    """Reasoning text as `reply.reasoning_field` carries it (a list of detail objects for ``reasoning_details``)."""
+    if reply.reasoning_field == "reasoning_details":
+        return [{"type": "reasoning.text", "text": text, "format": "unknown", "index": 0}]
+    return text
+
+
+def _tool_call_deltas(reply: Reply, call_ids: list[str]) -> Iterator[dict[str, Any]]:
+    """The streamed tool-call deltas of a reply, numbered as `Reply.tool_call_index` says."""
+    for position, (call_id, call) in enumerate(zip(call_ids, reply.tool_calls)):
+        mode = reply.tool_call_index
+        index = {"index": position} if mode == "sequential" else {"index": 0} if mode == "repeated" else {}
+        head = {**index, "id": call_id, "type": "function"}
+        if mode == "whole":
+            yield {**head, "function": {"name": call.name, "arguments": call.arguments_json}}
+            continue
+        yield {**head, "function": {"name": call.name, "arguments": ""}}
+        for piece in _argument_pieces(call.arguments_json):
+            yield {**index, "function": {"arguments": piece}}
