@@ -30,6 +30,12 @@ _EXPORTS: dict[str, str] = {
     "Step": "aiml_agent.run_result",
     "ToolCallRecord": "aiml_agent.run_result",
     "Usage": "aiml_agent.run_result",
+    "run_batch": "aiml_agent.batch",
+    "run_batch_async": "aiml_agent.batch",
+    "BatchItem": "aiml_agent.batch",
+    "BatchResult": "aiml_agent.batch",
+    "BatchTotals": "aiml_agent.batch",
+    "BatchInterrupted": "aiml_agent.batch",
 }
 
 __all__ = [
@@ -37,6 +43,10 @@ __all__ = [
     "AIMLAPIError",
     "AIMLAgentError",
     "Agent",
+    "BatchInterrupted",
+    "BatchItem",
+    "BatchResult",
+    "BatchTotals",
     "FunctionTool",
     "MissingAPIKeyError",
     "OutputValidationError",
@@ -50,12 +60,22 @@ __all__ = [
     "Usage",
     "__version__",
     "create_tool",
+    "run_batch",
+    "run_batch_async",
     "to_strict_schema",
     "tool",
 ]
 
 if TYPE_CHECKING:
     from aiml_agent.agent import Agent
+    from aiml_agent.batch import (
+        BatchInterrupted,
+        BatchItem,
+        BatchResult,
+        BatchTotals,
+        run_batch,
+        run_batch_async,
+    )
     from aiml_agent.context import RunContext
     from aiml_agent.errors import (
         AIMLAgentError,

@@ -16,7 +16,9 @@ SDK, `AIMLAPIChatGenerator`, an `Agent`) can be tested end to end without networ
 
 Replies are taken in order (or computed by a function of the request body); requests with
 ``"stream": true`` get server-sent events exactly as OpenAI sends them. Errors, delays and cut streams
-are scripted the same way (`Reply.error`, ``delay=``, ``cut_after=``).
+are scripted the same way (`Reply.error`, ``delay=``, ``cut_after=``). AIMLAPI's limits are simulated by
+``ScriptedServer(script, max_concurrent=N)`` (429 above N requests in flight) and ``credits=K`` (403 once K
+requests were answered).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ __all__ = ["RecordedRequest", "Reply", "ScriptedServer", "ToolCallReply"]
 
 CHAT_PATH = "/v1/chat/completions"
 _FINGERPRINT = "fp_scripted"
+RATE_LIMITED_MESSAGE = "Too Many Requests"
+OUT_OF_CREDITS_MESSAGE = "You've run out of credits. Please top up your balance to continue."
 
 
 @dataclass
@@ -219,9 +223,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.owner._record(request)
             self._send_json(400, self._error_body(400, "Request body must be a JSON object"))
             return
-        reply = self.server.owner._next_reply(request)
-        if reply.delay:
-            time.sleep(reply.delay)
+        owner = self.server.owner
+        refusal = owner._admit(request)
+        if refusal is not None:
+            self._send_json(refusal.status, self._error_body(refusal.status, refusal.error_message or ""))
+            return
+        try:
+            reply = owner._next_reply(request)
+            if reply.delay:
+                time.sleep(reply.delay)
+        finally:
+            owner._leave()  # before answering: a client that got its answer may send the next request at once
         if reply.status >= 400 or reply.body is not None:
             content = (
                 reply.body
@@ -303,13 +315,24 @@ class ScriptedServer:
         the request body (a dict) returning a `Reply` or a string. When a list runs out, the server answers
         500 with a message saying so.
     :param model: The model named in answers when neither the reply nor the request names one.
+    :param max_concurrent: Answer 429 (AIMLAPI's flat error body, no ``Retry-After``) to a chat request that
+        arrives while this many are being answered; refused requests take no reply from the script.
+    :param credits: Answer 403 "You've run out of credits" to every chat request after this many were
+        answered from the script.
 
     Use it as a context manager (or call `start()` / `stop()`); point a client at `base_url`. Safe under
     concurrent requests; connections are kept alive, so per-request overhead is small enough to use it
     as a zero-latency model in benchmarks.
     """
 
-    def __init__(self, script: Script | None = None, *, model: str = "scripted-model") -> None:
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        model: str = "scripted-model",
+        max_concurrent: int | None = None,
+        credits: int | None = None,
+    ) -> None:
         self._function: Callable[[dict[str, Any]], ScriptItem] | None = None
         self._replies: deque[ScriptItem] = deque()
         if callable(script):
@@ -319,6 +342,10 @@ class ScriptedServer:
                 raise TypeError("ScriptedServer(script) takes a list of replies or a function, not one reply")
             self._replies.extend(script)
         self._model = model
+        self._max_concurrent = max_concurrent
+        self._credits = credits
+        self._in_flight = 0
+        self._refused = 0
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._served = 0
@@ -385,6 +412,12 @@ class ScriptedServer:
         with self._lock:
             return len(self._replies)
 
+    @property
+    def refused(self) -> int:
+        """Requests answered 429 (``max_concurrent``) or 403 (``credits``) so far."""
+        with self._lock:
+            return self._refused
+
     def add(self, *replies: ScriptItem) -> None:
         """Append replies to the script (a list script only)."""
         if self._function is not None:
@@ -400,6 +433,25 @@ class ScriptedServer:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+    def _admit(self, request: RecordedRequest) -> Reply | None:
+        """Count a chat request in flight, or record it and return the 403 / 429 that refuses it."""
+        with self._lock:
+            refusal = None
+            if self._credits is not None and self._served >= self._credits:
+                refusal = Reply.error(403, OUT_OF_CREDITS_MESSAGE)
+            elif self._max_concurrent is not None and self._in_flight >= self._max_concurrent:
+                refusal = Reply.error(429, RATE_LIMITED_MESSAGE)
+            if refusal is None:
+                self._in_flight += 1
+            else:
+                self._refused += 1
+                self._requests.append(request)
+            return refusal
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _next_reply(self, request: RecordedRequest) -> Reply:
         """Record `request` and take its reply (in one step, so requests[i] got the i-th reply)."""
