@@ -27,19 +27,24 @@ class Checkpoint:
         self.path = Path(path)
         self._file: IO[str] | None = None
 
-    def finished(self, *, keep_items: bool, retry_errors: bool) -> dict[str, BatchItem | None]:
-        """The ids that need not run again, each with its item (or None when items are not kept).
+    def finished(self, *, keep_items: bool, retry_errors: bool) -> dict[str, BatchItem]:
+        """The ids that need not run again, each with its item (or, not keeping items, a stand-in for it).
 
-        :param keep_items: Keep each item (to report it again), or only its id (bounded by the ids' size).
+        :param keep_items: Keep each item (to report it again); else only its status and exit reason, shared
+            between items (memory: the ids and one pointer each).
         :param retry_errors: Leave out the ids whose last outcome is an error, so that they run again.
         :raises ValueError: When a line other than a cut-off last one is not a batch result.
         """
-        found: dict[str, BatchItem | None] = {}
+        found: dict[str, BatchItem] = {}
+        outlines: dict[tuple[str, str | None], BatchItem] = {}
         for item in self._read():
             if retry_errors and not item.ok:
                 found.pop(item.id, None)
+            elif keep_items:
+                found[item.id] = item
             else:
-                found[item.id] = item if keep_items else None
+                key = (item.status, item.exit_reason)
+                found[item.id] = outlines.setdefault(key, BatchItem("", -1, item.status, exit_reason=item.exit_reason))
         return found
 
     def _read(self) -> Iterator[BatchItem]:

@@ -181,14 +181,11 @@ class Batch:
                 yield item
                 continue
             earlier = self.finished[item.id]
-            if earlier is None:  # only its id was kept: count it, without its details
-                self.totals.items += 1
-                self.totals.resumed += 1
-                continue
-            earlier.index = item.index
-            earlier.output = self._typed_output(earlier.output)
             self.totals.add(earlier, resumed=True)
-            self.kept[item.index] = earlier
+            if self.keep_items:
+                earlier.index = item.index
+                earlier.output = self._typed_output(earlier.output)
+                self.kept[item.index] = earlier
 
     def _typed_output(self, output: Any) -> Any:
         output_type = getattr(self.agent, "output_type", None)

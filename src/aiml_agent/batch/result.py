@@ -98,16 +98,17 @@ class BatchItem:
 
 @dataclass
 class BatchTotals:
-    """Sums over the items of a batch (the items resumed from a checkpoint included).
+    """Sums over a batch: counts over every input with an outcome (those resumed from the checkpoint too);
+    usage, retries and time of this run's work only (a resumed item cost nothing this time).
 
-    :param items: Items with an outcome (``ok + error``).
+    :param items: Inputs with an outcome (``ok + error``).
     :param ok: Items whose agent run finished.
     :param error: Items that failed.
     :param resumed: Items whose outcome was read from the checkpoint instead of being run again.
     :param exit_reasons: How many finished runs ended for each exit reason.
-    :param usage: Requests, tokens and cost of all items.
-    :param retries: Model requests sent again (after 429s, 5xx answers, timeouts).
-    :param wall_time: Seconds this run took (resumed items' time not included).
+    :param usage: Requests, tokens and cost spent by this run.
+    :param retries: Model requests this run sent again (after 429s, 5xx answers, timeouts).
+    :param wall_time: Seconds this run took.
     """
 
     items: int = 0
@@ -134,8 +135,9 @@ class BatchTotals:
             self.exit_reasons[reason] = self.exit_reasons.get(reason, 0) + 1
         else:
             self.error += 1
-        self.usage += item.usage
-        self.retries += item.retries
+        if not resumed:
+            self.usage += item.usage
+            self.retries += item.retries
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form."""
