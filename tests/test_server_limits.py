@@ -29,7 +29,7 @@ def test_requests_above_max_concurrent_get_aimlapis_429() -> None:
         assert server.refused == 5 and len(server.requests) == 8
         later = post(server.base_url)  # the limit counts requests in flight, not requests ever made
     assert sorted(status for status, _, _ in answers) == [200] * 3 + [429] * 5
-    status, body, headers = next(answer for answer in answers if answer[0] == 429)
+    _, body, headers = next(answer for answer in answers if answer[0] == 429)
     assert set(body) == {"message", "path", "requestId", "statusCode", "timestamp"}
     assert body["message"] == "Too Many Requests" and body["statusCode"] == 429
     assert "retry-after" not in {name.lower() for name in headers}  # AIMLAPI sends none
