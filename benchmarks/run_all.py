@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BENCHMARKS = ("import", "tool_creation", "agent_loop", "parallel_tools", "replay", "memory")
+BENCHMARKS = ("import", "tool_creation", "agent_loop", "parallel_tools", "replay", "memory", "batch")
 
 
 def main(argv: list[str] | None = None) -> dict[str, list[Any]]:

@@ -56,6 +56,13 @@ EXPECTED = {
         "-> the tool calls ran concurrently",
         "Assistant: Lisbon looks good",
     ],
+    "batch_eval": [
+        "france     ✓ Paris",
+        "brazil     ✗ Brasilia     (expected Brasília)",
+        "score: 7/8 correct",
+        "8 items: 8 ok, 0 failed · 16 model requests · 392 tokens · 504 credits",
+        "rerun with the same checkpoint: 8 resumed, 0 model requests",
+    ],
 }
 
 
