@@ -23,6 +23,7 @@ EXAMPLES = Path(__file__).resolve().parent
 ROOT = EXAMPLES.parent
 SCRIPTED_COST = {"credits_used": 63, "usd_spent": 0.0000315}  # AIMLAPI's `meta.usage` shape
 
+
 def _batch_eval(body: dict[str, Any]) -> Reply:
     """The batch example runs many questions at once: each answer depends on its own question, not on the order."""
     messages = body["messages"]

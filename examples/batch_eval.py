@@ -77,7 +77,9 @@ def main() -> None:
         + (f" · {totals.usage.credits_used} credits" if totals.usage.credits_used is not None else "")
     )
     print(f"checkpoint: {written} lines, one per item, written as each finished")
-    print(f"rerun with the same checkpoint: {again.totals.resumed} resumed, {again.totals.usage.requests} model requests")
+    print(
+        f"rerun with the same checkpoint: {again.totals.resumed} resumed, {again.totals.usage.requests} model requests"
+    )
 
 
 if __name__ == "__main__":
