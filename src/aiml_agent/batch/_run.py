@@ -45,7 +45,9 @@ def run_batch(
     A rate limit (429) never fails an item: the request waits and goes again, and ``"auto"`` concurrency backs
     off. A failed item is recorded and the batch goes on. An out-of-credits 403 (or a 401) stops the batch
     (``result.stopped``); rerunning with the same checkpoint runs only what has no outcome yet. Ctrl-C raises
-    :class:`~aiml_agent.batch.BatchInterrupted`, carrying what finished.
+    :class:`~aiml_agent.batch.BatchInterrupted`, carrying what finished. Inside a running event loop (a
+    notebook), use ``await run_batch_async(...)``: this sync form would run the batch in a helper thread,
+    which Ctrl-C cannot stop.
 
     :param agent: The :class:`~aiml_agent.Agent` to run; it is not changed (a copy gets the batch's retrying
         model calls, see :mod:`aiml_agent.batch`).
