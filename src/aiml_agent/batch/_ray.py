@@ -4,8 +4,8 @@ The agent goes to each worker as ``Agent.to_dict()`` and comes back to life ther
 its key must come from an environment variable the workers have (``Secret.from_env_var``), and its tools from
 modules the workers can import. So that this holds on one machine without set-up, each worker gets this
 process's ``sys.path`` and loads the modules the agent's definition names (a tools file the CLI loaded by
-path included), which are put on Haystack's deserialization allowlist: they come from the live agent, not from
-untrusted data.
+path included); the user's modules among them are put on Haystack's deserialization allowlist there, since they
+come from the live agent, not from untrusted data (this package's and Haystack's own entries stay as they are).
 
 Each worker (an async Ray actor, one per CPU of the cluster) runs the chunks of inputs it is sent with the same
 :class:`~aiml_agent.batch._items.ItemRunner` as the local executor: its own request limit (``"auto"`` adapts in
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 CHUNK_SIZE = 32
 CHUNKS_PER_WORKER = 4  # chunks in flight per worker: its window stays full while results travel
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+_ALLOWED_ALREADY = frozenset({"aiml_agent", "haystack"})  # they put on the allowlist what of them may load
 
 
 async def run_on_ray(
@@ -168,7 +169,8 @@ def _prepare_imports(spec: dict[str, Any]) -> None:
                 module = importlib.util.module_from_spec(module_spec)
                 sys.modules[name] = module
                 module_spec.loader.exec_module(module)
-        allow_deserialization_module(name)
+        if name.partition(".")[0] not in _ALLOWED_ALREADY:  # never widen the allowlist over these packages
+            allow_deserialization_module(name)
 
 
 class BatchWorker:
