@@ -144,6 +144,30 @@ def test_a_killed_batch_resumes_with_no_item_lost_or_repeated(folder: Path) -> N
     assert len(asked_again) == 300 - len(finished)  # the rerun asked for exactly what had no outcome
 
 
+def test_ctrl_c_ends_with_a_summary_and_status_130(folder: Path) -> None:
+    out = folder / "out.jsonl"
+    with ScriptedServer(answer_script(delay=0.05)) as server:
+        args = ["tools.py", "inputs.jsonl", "--out", "out.jsonl", "--base-url", server.base_url, "--concurrency", "1"]
+        process = subprocess.Popen(
+            [*cli_command(), "batch", *args],
+            cwd=folder,
+            env=env(AIMLAPI_API_KEY=KEY),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while (not out.exists() or out.read_text().count("\n") < 3) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    finished = len(results(out))
+    assert 3 <= finished < 30
+    assert stdout.splitlines()[0].startswith(f"batch: {finished} items · {finished} ok · 0 failed")
+    assert "stopped: interrupted\nresults so far: out.jsonl; run the same command again" in stdout
+
+
 def test_a_module_holding_an_agent_is_used_as_it_is(folder: Path) -> None:
     with ScriptedServer(answer_script()) as server:
         by_default = batch(folder, "agents.py", "inputs.jsonl", "--out", "a.jsonl", TEST_BASE_URL=server.base_url)
