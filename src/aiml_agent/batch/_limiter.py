@@ -1,11 +1,12 @@
 """How many model requests a batch has in flight: a fixed number, or one that adapts (AIMD).
 
 Adaptive: a slow start (the limit grows by one per success, so it doubles every round trip) until the first
-sign of overload, then additive increase (one more per round trip: ``1/limit`` per success) and multiplicative
-decrease (``x0.9`` of what was in flight) on a 429, a 5xx, a timeout or a broken connection. Two rules keep it
-steady: the limit grows only while it is used up (an idle limit says nothing about the server), and one overload
-cuts it once — refusals of requests sent before the cut are the same overload, not a new one. AIMLAPI sends no
-``Retry-After``, so refusals are the only signal there is.
+sign of overload, which halves it (the slow start may have overshot up to twice); from then on additive
+increase (one more per round trip: ``1/limit`` per success) and multiplicative decrease (``x0.9``) on a 429, a
+5xx, a timeout or a broken connection. Two rules keep it steady: the limit grows only while it is used up (an
+idle limit says nothing about the server), and one overload cuts it once — refusals of requests sent before
+the cut are the same overload, not a new one. AIMLAPI sends no ``Retry-After``, so refusals are the only
+signal there is.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ AUTO_INITIAL = 8
 AUTO_MINIMUM = 1
 AUTO_MAXIMUM = 256
 DECREASE = 0.9
+SLOW_START_DECREASE = 0.5
 
 
 class Gate:
@@ -117,7 +119,8 @@ class RequestLimit:
         """The request was refused for overload (429, 5xx, timeout): cut the limit, once per overload."""
         self.overloads += 1
         if self.adaptive and ticket.epoch == self._epoch:
-            self._limit = max(float(AUTO_MINIMUM), min(self._limit, self._gate.taken) * DECREASE)
+            cut = SLOW_START_DECREASE if self._slow_start else DECREASE  # slow start overshoots up to twice
+            self._limit = max(float(AUTO_MINIMUM), self._limit * cut)
             self._slow_start = False
             self._epoch += 1
         self._gate.release()

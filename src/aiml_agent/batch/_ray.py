@@ -55,7 +55,7 @@ async def run_on_ray(
     load = [0] * count
     chunks = _chunks(pending, CHUNK_SIZE)
     try:
-        exhausted = False
+        exhausted = told = False
         while True:
             while not exhausted and not batch.is_stopped and min(load) < CHUNKS_PER_WORKER:
                 chunk = next(chunks, None)
@@ -71,7 +71,8 @@ async def run_on_ray(
             for future in done:
                 load[in_flight.pop(future)] -= 1
                 _take(future.result(), batch)
-            if batch.is_stopped:
+            if batch.is_stopped and not told:  # tell the workers once; their chunks come back with what finished
+                told = True
                 for worker_handle in workers:
                     worker_handle.stop.remote()
     except BaseException:

@@ -27,7 +27,7 @@ from aiml_agent.batch._limiter import RequestLimit
 from aiml_agent.errors import AIMLAPIError, MissingAPIKeyError
 from aiml_agent.run_result import Usage
 
-BACKOFF_BASE = 0.5  # seconds before the first retry of a request (then doubling), with jitter
+BACKOFF_BASE = 0.2  # seconds before the first retry of a request (then doubling), with jitter
 BACKOFF_CAP = 20.0
 RATE_LIMIT_PATIENCE = 600.0  # seconds of nothing but 429s before the batch stops
 _TRANSIENT_STATUS = frozenset({408, 409})

@@ -127,6 +127,7 @@ class Batch:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         self.agent = agent
         self.inputs = inputs
+        self._input_items = iter_inputs(inputs)  # now: a missing file or a wrong type fails before anything starts
         self.concurrency = concurrency
         self.executor = executor
         self.max_attempts = max_attempts
@@ -154,7 +155,7 @@ class Batch:
             self.show_progress, lambda: count_inputs(self.inputs), lambda: self.describe_concurrency()
         )
         try:
-            pending = self.pending(iter_inputs(self.inputs))
+            pending = self.pending(self._input_items)
             if self.executor == "ray":
                 from aiml_agent.batch._ray import run_on_ray
 
