@@ -29,6 +29,7 @@ BENCHMARKS = (
     "sessions",
     "catalogue",
     "mcp",
+    "batch",
 )
 
 

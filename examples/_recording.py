@@ -11,6 +11,7 @@ uses it for ``--record`` without a key). The answers are written to look like a 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,21 @@ EXAMPLES = Path(__file__).resolve().parent
 ROOT = EXAMPLES.parent
 SCRIPTED_COST = {"credits_used": 63, "usd_spent": 0.0000315}  # AIMLAPI's `meta.usage` shape
 
-SCRIPTS: dict[str, list[Any]] = {
+
+def _batch_eval(body: dict[str, Any]) -> Reply:
+    """The batch example runs many questions at once: each answer depends on its own question, not on the order."""
+    messages = body["messages"]
+    question = next(m["content"] for m in messages if m["role"] == "user")
+    country = question.split("capital of ", 1)[1].split("?", 1)[0]
+    facts = [m["content"] for m in messages if m["role"] == "tool"]
+    if not facts:
+        return Reply(tool_calls=[ToolCallReply("country_facts", {"country": country}, id=f"call_{country.lower()}")])
+    capital = re.search(r'"capital": ?"([^"]+)"', facts[-1])
+    answer = capital.group(1) if capital else "I don't know."
+    return Reply(text=answer.replace("í", "i"), cost=SCRIPTED_COST)  # drops the accent, as models often do
+
+
+SCRIPTS: dict[str, Any] = {
     "quickstart": [
         Reply(
             text="Natural Language Processing (NLP) is the branch of artificial intelligence that lets "
@@ -166,6 +181,7 @@ SCRIPTS: dict[str, list[Any]] = {
         Reply(tool_calls=[ToolCallReply("get_order_status", {"order_id": "B-2002"})]),
         Reply(text="Order B-2002 is still being packed; it ships tomorrow."),
     ],
+    "batch_eval": _batch_eval,
 }
 
 SCRIPT_NAMES = [
@@ -180,6 +196,7 @@ SCRIPT_NAMES = [
     "chat_session",
     "switch_models",
     "mcp_agent",
+    "batch_eval",
 ]
 
 

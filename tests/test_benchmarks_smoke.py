@@ -138,6 +138,21 @@ def test_catalogue_quick() -> None:
     assert any(note.startswith("goal load the embedded catalogue <= 5 ms") for note in table.notes)
 
 
+def test_batch_quick() -> None:
+    (grid,) = _bench("bench_batch").main(["--quick", "--items", "40"])
+    names = [row[0] for row in grid.rows]
+    assert names == [
+        "run_batch concurrency=4",
+        "run_batch concurrency=16",
+        "run_batch concurrency=64",
+        'run_batch concurrency="auto"',
+        "asyncio.gather + Semaphore(16)",
+        "asyncio.gather + Semaphore(64)",
+    ]
+    assert all(row[3] == "0" for row in grid.rows[:4])  # run_batch lost no item
+    assert grid.notes[0].startswith("goal auto >= 0.90x run_batch concurrency=")
+
+
 def test_run_all_rejects_unknown_benchmark() -> None:
     with pytest.raises(SystemExit):
         _bench("run_all").main(["--only", "nope"])

@@ -98,6 +98,13 @@ EXPECTED = {
         "Assistant: Lisbon looks great: sunny both days",
         "2 model calls, 109 tokens, exit reason: text",
     ],
+    "batch_eval": [
+        "france     ✓ Paris",
+        "brazil     ✗ Brasilia     (expected Brasília)",
+        "score: 7/8 correct",
+        "8 items: 8 ok, 0 failed · 16 model requests · 392 tokens · 504 credits",
+        "rerun with the same checkpoint: 8 resumed, 0 model requests",
+    ],
 }
 
 

@@ -51,6 +51,12 @@ _EXPORTS: dict[str, str] = {
     "SQLiteSession": "aiml_agent.sessions",
     "RunRecord": "aiml_agent.sessions",
     "SessionStoreError": "aiml_agent.errors",
+    "run_batch": "aiml_agent.batch",
+    "run_batch_async": "aiml_agent.batch",
+    "BatchItem": "aiml_agent.batch",
+    "BatchResult": "aiml_agent.batch",
+    "BatchTotals": "aiml_agent.batch",
+    "BatchInterrupted": "aiml_agent.batch",
 }
 
 __all__ = [
@@ -59,6 +65,10 @@ __all__ = [
     "AIMLAgentError",
     "Agent",
     "ApprovalError",
+    "BatchInterrupted",
+    "BatchItem",
+    "BatchResult",
+    "BatchTotals",
     "Deny",
     "Edit",
     "FieldError",
@@ -91,6 +101,8 @@ __all__ = [
     "instrument",
     "profile_for",
     "refresh_catalogue",
+    "run_batch",
+    "run_batch_async",
     "to_strict_schema",
     "tool",
     "uninstrument",
@@ -99,6 +111,14 @@ __all__ = [
 if TYPE_CHECKING:
     from aiml_agent.agent import Agent
     from aiml_agent.approval import Deny, Edit, PendingToolCall
+    from aiml_agent.batch import (
+        BatchInterrupted,
+        BatchItem,
+        BatchResult,
+        BatchTotals,
+        run_batch,
+        run_batch_async,
+    )
     from aiml_agent.context import RunContext
     from aiml_agent.errors import (
         AIMLAgentError,

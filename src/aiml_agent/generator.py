@@ -206,6 +206,14 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         if client is not None:
             await client.close()
 
+    def __copy__(self) -> AIMLAPIChatGenerator:
+        """A copy with no client yet: settings changed on it (e.g. ``max_retries``) apply to the clients it makes."""
+        clone = self.__class__.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
+        clone.client = clone.async_client = None
+        clone._async_clients = weakref.WeakKeyDictionary()
+        return clone
+
     def _new_client(self, kind: type[Any]) -> Any:
         """A new sync or async client; key, base URL, timeout and retries are resolved once, here."""
         kwargs = self._client_kwargs()

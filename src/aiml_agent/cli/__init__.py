@@ -39,6 +39,7 @@ _EXAMPLES = f"""examples:
   {PROG} run my_tools.py "Weather in Paris?"          run an agent (needs AIMLAPI_API_KEY)
   {PROG} run my_tools.py "..." --cassette run.yaml --record   record a run, then replay it offline
   {PROG} run my_tools.py "My orders?" --deps '{{"user_id": 42}}'   ctx.deps for RunContext tools
+  {PROG} batch my_tools.py questions.jsonl --out answers.jsonl   run an agent over a JSONL file (resumable)
   {PROG} cassette show cassettes/test_agent.yaml      read what a test recorded
   {PROG} run my_tools.py "And tomorrow?" --session ada   continue a stored conversation
   {PROG} sessions show ada                           read it, with usage and cost per run
@@ -169,6 +170,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     sessions_cmd.add_parser(commands, _add_debug)
 
+    batch = commands.add_parser(
+        "batch",
+        help="run an agent over every input of a JSONL file",
+        description="Run an agent once for every line of INPUTS (a prompt as a JSON string, or an object with "
+        "id, prompt or messages, deps), many at a time, appending each outcome to --out as it finishes. "
+        "Rerunning the same command resumes: inputs whose id is already in --out are skipped. A summary ends "
+        "the output. Exit status 0 when every input has an outcome, 1 when the batch stopped early (e.g. out "
+        "of credits), 130 when interrupted.",
+    )
+    batch.add_argument(
+        "target",
+        metavar="TARGET",
+        help=_TARGET_HELP + " Or a module holding an Agent (TARGET:NAME, or a variable named 'agent'), used as it is.",
+    )
+    batch.add_argument("inputs", metavar="INPUTS", help="a JSONL file: one input a line")
+    batch.add_argument("--out", metavar="FILE", required=True, help="the results (JSONL), also the checkpoint")
+    batch.add_argument(
+        "--concurrency",
+        metavar="N|auto",
+        type=_concurrency,
+        default="auto",
+        help="items at once, or 'auto' to adapt to the server's rate limit (default)",
+    )
+    batch.add_argument("--ray", action="store_true", help="run on Ray workers (RAY_ADDRESS, else a local Ray)")
+    batch.add_argument("--model", metavar="M", help="model id (default: the generator's, openai/gpt-5-chat-latest)")
+    batch.add_argument("--base-url", metavar="URL", help="API base URL (default: https://api.aimlapi.com/v1)")
+    batch.add_argument("--system", metavar="TEXT", help="system prompt")
+    batch.add_argument("--strict", action="store_true", help="send tools with strict schemas")
+    batch.add_argument("--max-steps", metavar="N", type=_positive_int, help="at most N model calls an input")
+    batch.add_argument("--retry-errors", action="store_true", help="run again the inputs that failed last time")
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
+    _add_debug(batch)
+
     cassette = commands.add_parser(
         "cassette",
         help="work with recorded cassettes",
@@ -201,12 +235,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _concurrency(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number of at least 1, got {text!r}") from None
+
+
 _LIBRARY_LOGGERS = ("aiml_agent", "haystack", "openai", "httpx", "httpx2", "vcr")
 
 _COMMANDS: dict[str, str] = {
     "tools": "aiml_agent.cli.tools_cmd",
     "run": "aiml_agent.cli.run_cmd",
     "models": "aiml_agent.cli.models_cmd",
+    "batch": "aiml_agent.cli.batch_cmd",
     "cassette": "aiml_agent.cli.cassette_cmd",
     "sessions": "aiml_agent.cli.sessions_cmd",
 }

@@ -20,7 +20,9 @@ are scripted the same way (`Reply.error`, `Reply.problem`, ``delay=``, ``cut_aft
 real gateways differ from OpenAI: cost headers, reasoning fields, tool-call deltas with a missing or repeated
 ``index``, raw events. Every chat answer carries an ``x-inference-id`` header (and echoes the request's
 ``x-client-request-id``), as AIMLAPI's do. With ``models=``, ``GET /v1/models`` answers a model catalogue with a
-weak ETag (``If-None-Match`` gets ``304``).
+weak ETag (``If-None-Match`` gets ``304``). AIMLAPI's limits are simulated by
+``ScriptedServer(script, max_concurrent=N)`` (429 above N requests in flight) and ``credits=K`` (403 once K
+requests were answered).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ __all__ = ["RecordedRequest", "Reply", "ScriptedServer", "ToolCallReply"]
 CHAT_PATH = "/v1/chat/completions"
 MODELS_PATHS = ("/v1/models", "/models", "/api/v1/models")
 _FINGERPRINT = "fp_scripted"
+RATE_LIMITED_MESSAGE = "Too Many Requests"
+OUT_OF_CREDITS_MESSAGE = "You've run out of credits. Please top up your balance to continue."
 
 
 @dataclass
@@ -302,10 +306,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.owner._record(request)
             self._send_json(400, self._error_body(400, "Request body must be a JSON object"))
             return
-        reply = self.server.owner._next_reply(request)
-        if reply.delay:
-            time.sleep(reply.delay)
-        headers = {"x-inference-id": reply.inference_id or self.server.owner._next_inference_id()}
+        owner = self.server.owner
+        refusal = owner._admit(request)
+        if refusal is not None:
+            self._send_json(refusal.status, self._error_body(refusal.status, refusal.error_message or ""))
+            return
+        try:
+            reply = owner._next_reply(request)
+            if reply.delay:
+                time.sleep(reply.delay)
+        finally:
+            owner._leave()  # before answering: a client that got its answer may send the next request at once
+        headers = {"x-inference-id": reply.inference_id or owner._next_inference_id()}
         if "x-client-request-id" in request.headers:
             headers["x-client-request-id"] = request.headers["x-client-request-id"]
         headers.update(reply.headers)
@@ -406,13 +418,25 @@ class ScriptedServer:
     :param models: What ``GET /v1/models`` (also ``/models``) answers: a model catalogue (e.g.
         ``{"object": "list", "data": [...]}`` or the older bare list), served with a weak ``ETag``; ``None``:
         those paths answer 404.
+    :param max_concurrent: Answer 429 (AIMLAPI's flat error body, no ``Retry-After``) to a chat request that
+        arrives while this many are being answered; refused requests take no reply from the script.
+    :param credits: Answer 403 "You've run out of credits" to every chat request after this many were
+        answered from the script.
 
     Use it as a context manager (or call `start()` / `stop()`); point a client at `base_url`. Safe under
     concurrent requests; connections are kept alive, so per-request overhead is small enough to use it
     as a zero-latency model in benchmarks.
     """
 
-    def __init__(self, script: Script | None = None, *, model: str = "scripted-model", models: Any = None) -> None:
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        model: str = "scripted-model",
+        models: Any = None,
+        max_concurrent: int | None = None,
+        credits: int | None = None,
+    ) -> None:
         self._function: Callable[[dict[str, Any]], ScriptItem] | None = None
         self._replies: deque[ScriptItem] = deque()
         if callable(script):
@@ -423,6 +447,10 @@ class ScriptedServer:
             self._replies.extend(script)
         self._model = model
         self._models = models
+        self._max_concurrent = max_concurrent
+        self._credits = credits
+        self._in_flight = 0
+        self._refused = 0
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._served = 0
@@ -490,6 +518,12 @@ class ScriptedServer:
         with self._lock:
             return len(self._replies)
 
+    @property
+    def refused(self) -> int:
+        """Requests answered 429 (``max_concurrent``) or 403 (``credits``) so far."""
+        with self._lock:
+            return self._refused
+
     def add(self, *replies: ScriptItem) -> None:
         """Append replies to the script (a list script only)."""
         if self._function is not None:
@@ -505,6 +539,25 @@ class ScriptedServer:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+    def _admit(self, request: RecordedRequest) -> Reply | None:
+        """Count a chat request in flight, or record it and return the 403 / 429 that refuses it."""
+        with self._lock:
+            refusal = None
+            if self._credits is not None and self._served >= self._credits:
+                refusal = Reply.error(403, OUT_OF_CREDITS_MESSAGE)
+            elif self._max_concurrent is not None and self._in_flight >= self._max_concurrent:
+                refusal = Reply.error(429, RATE_LIMITED_MESSAGE)
+            if refusal is None:
+                self._in_flight += 1
+            else:
+                self._refused += 1
+                self._requests.append(request)
+            return refusal
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _next_reply(self, request: RecordedRequest) -> Reply:
         """Record `request` and take its reply (in one step, so requests[i] got the i-th reply)."""
