@@ -1,4 +1,5 @@
-"""Testing kit: a scripted AIMLAPI-compatible server and vcrpy cassettes with safe defaults.
+"""Testing kit: scripted models (an AIMLAPI-compatible server, and an in-process chat generator playing the same
+scripts), vcrpy cassettes with safe defaults, tool fuzzing and run summaries for stable assertions.
 
 Names load lazily so that the pytest plugin costs nothing until used.
 """
@@ -10,8 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
     "ScriptedServer": "aiml_agent.testing.server",
-    "Reply": "aiml_agent.testing.server",
-    "ToolCallReply": "aiml_agent.testing.server",
+    "Reply": "aiml_agent.testing._script",
+    "ToolCallReply": "aiml_agent.testing._script",
+    "ScriptedChatGenerator": "aiml_agent.testing.generator",
+    "ScriptedRequest": "aiml_agent.testing.generator",
+    "ScriptExhaustedError": "aiml_agent.testing.generator",
     "RecordedRequest": "aiml_agent.testing.server",
     "cassette": "aiml_agent.testing.cassettes",
     "CassetteFormatError": "aiml_agent.testing.cassettes",
@@ -22,6 +26,9 @@ __all__ = [
     "CassetteFormatError",
     "RecordedRequest",
     "Reply",
+    "ScriptExhaustedError",
+    "ScriptedChatGenerator",
+    "ScriptedRequest",
     "ScriptedServer",
     "ToolCallReply",
     "UnplayedInteractionsError",
@@ -29,8 +36,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from aiml_agent.testing._script import Reply, ToolCallReply
     from aiml_agent.testing.cassettes import CassetteFormatError, UnplayedInteractionsError, cassette
-    from aiml_agent.testing.server import RecordedRequest, Reply, ScriptedServer, ToolCallReply
+    from aiml_agent.testing.generator import ScriptedChatGenerator, ScriptedRequest, ScriptExhaustedError
+    from aiml_agent.testing.server import RecordedRequest, ScriptedServer
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any, Literal
@@ -30,8 +30,11 @@ __all__ = [
     "ScriptItemError",
     "ScriptPlayer",
     "ToolCallReply",
+    "encoded_content",
     "error_body",
     "phrase",
+    "script_from_data",
+    "script_to_data",
 ]
 
 CHAT_PATH = "/v1/chat/completions"
@@ -386,6 +389,58 @@ class ScriptPlayer:
         for item in chunks:
             yield json.dumps(item)
         yield "[DONE]"
+
+
+def encoded_content(content: Any) -> tuple[bytes, str]:
+    """A whole answer's body as bytes, with its default content type: JSON data as JSON; a str / bytes as text
+    (e.g. a proxy's HTML error page)."""
+    if isinstance(content, (str, bytes)):
+        return (content.encode() if isinstance(content, str) else content), "text/plain; charset=utf-8"
+    return json.dumps(content).encode(), "application/json"
+
+
+def script_to_data(script: Script | None) -> Any:
+    """A script as JSON-friendly data: a list of strings and reply dicts (the fields that differ from their
+    defaults), or ``{"function": "<import path>"}`` for a function script.
+
+    :raises TypeError: A list item is neither a `Reply` nor a string.
+    """
+    if script is None:
+        return None
+    if callable(script):
+        from haystack.utils import serialize_callable
+
+        return {"function": serialize_callable(script)}
+    return [_item_to_data(item) for item in script]
+
+
+def script_from_data(data: Any) -> Script | None:
+    """The script `script_to_data` wrote (a function loads through Haystack's deserialization allowlist)."""
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        from aiml_agent._haystack import load_callable
+
+        function: Callable[[dict[str, Any]], ScriptItem] = load_callable(data["function"], what="the script function")
+        return function
+    return [item if isinstance(item, str) else _reply_from_data(item) for item in data]
+
+
+def _item_to_data(item: ScriptItem) -> str | dict[str, Any]:
+    if isinstance(item, str):
+        return item
+    if not isinstance(item, Reply):
+        raise TypeError(f"A script item must be a Reply or str, got {item!r}")
+    defaults = Reply()
+    data = {f.name: value for f in fields(Reply) if (value := getattr(item, f.name)) != getattr(defaults, f.name)}
+    if item.tool_calls:
+        data["tool_calls"] = [asdict(call) for call in item.tool_calls]
+    return data
+
+
+def _reply_from_data(data: dict[str, Any]) -> Reply:
+    calls = [ToolCallReply(**call) for call in data.get("tool_calls") or []]
+    return Reply(**{**data, "tool_calls": calls})
 
 
 def error_body(status: int, message: str, path: str, request_id: str | None = None) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from aiml_agent.testing._script import (
     ScriptItemError,
     ScriptPlayer,
     ToolCallReply,
+    encoded_content,
     error_body,
     phrase,
 )
@@ -138,10 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         self, status: int, content: Any, extra: dict[str, str] | None = None, *, content_type: str | None = None
     ) -> None:
         """Send `content` as JSON (str / bytes: as is, as text, e.g. a proxy's HTML error page)."""
-        if isinstance(content, (str, bytes)):
-            data, kind = (content.encode() if isinstance(content, str) else content), "text/plain; charset=utf-8"
-        else:
-            data, kind = json.dumps(content).encode(), "application/json"
+        data, kind = encoded_content(content)
         headers = {"content-type": content_type or kind, "content-length": str(len(data)), **(extra or {})}
         self.wfile.write(self._head(status, headers) + data)  # one write: no Nagle/delayed-ACK stall
 
