@@ -17,6 +17,11 @@ _EXPORTS: dict[str, str] = {
     "ScriptedRequest": "aiml_agent.testing.generator",
     "ScriptExhaustedError": "aiml_agent.testing.generator",
     "RecordedRequest": "aiml_agent.testing.server",
+    "exercise_tools": "aiml_agent.testing.exercise",
+    "ToolExerciseReport": "aiml_agent.testing.exercise",
+    "FailedToolCall": "aiml_agent.testing.exercise",
+    "ToolExerciseError": "aiml_agent.testing.exercise",
+    "run_summary": "aiml_agent.testing.summary",
     "cassette": "aiml_agent.testing.cassettes",
     "CassetteFormatError": "aiml_agent.testing.cassettes",
     "UnplayedInteractionsError": "aiml_agent.testing.cassettes",
@@ -24,6 +29,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "CassetteFormatError",
+    "FailedToolCall",
     "RecordedRequest",
     "Reply",
     "ScriptExhaustedError",
@@ -31,15 +37,21 @@ __all__ = [
     "ScriptedRequest",
     "ScriptedServer",
     "ToolCallReply",
+    "ToolExerciseError",
+    "ToolExerciseReport",
     "UnplayedInteractionsError",
     "cassette",
+    "exercise_tools",
+    "run_summary",
 ]
 
 if TYPE_CHECKING:
     from aiml_agent.testing._script import Reply, ToolCallReply
     from aiml_agent.testing.cassettes import CassetteFormatError, UnplayedInteractionsError, cassette
+    from aiml_agent.testing.exercise import FailedToolCall, ToolExerciseError, ToolExerciseReport, exercise_tools
     from aiml_agent.testing.generator import ScriptedChatGenerator, ScriptedRequest, ScriptExhaustedError
     from aiml_agent.testing.server import RecordedRequest, ScriptedServer
+    from aiml_agent.testing.summary import run_summary
 
 
 def __getattr__(name: str) -> Any:
