@@ -25,7 +25,13 @@ from haystack.utils.callable_serialization import deserialize_callable
 __all__ = ["SERIALIZABLE_MODULES", "load_callable"]
 
 #: The modules holding classes that Haystack deserializes (components, Tools, Toolsets).
-SERIALIZABLE_MODULES = ("aiml_agent.agent", "aiml_agent.generator", "aiml_agent.tools", "aiml_agent.toolset")
+SERIALIZABLE_MODULES = (
+    "aiml_agent.agent",
+    "aiml_agent.generator",
+    "aiml_agent.tools",
+    "aiml_agent.toolset",
+    "aiml_agent.testing.generator",
+)
 
 _PACKAGE = __name__.partition(".")[0]
 _REFUSED_MODULE = re.compile(r"from module '([^']+)': the module is not on the trusted-module allowlist")

@@ -33,7 +33,7 @@ from haystack.dataclasses import ChatMessage, StreamingCallbackT
 from haystack.tools import ToolsType, deserialize_tools_or_toolset_inplace, serialize_tools_or_toolset
 from haystack.utils import Secret, serialize_callable
 
-from aiml_agent._haystack import load_callable
+from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
 from aiml_agent.errors import AIMLAgentError
 from aiml_agent.generator import AIMLAPIChatGenerator, _message_list, _response_format_param
 from aiml_agent.profiles import ModelProfile
