@@ -204,7 +204,7 @@ def _strings(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     base: st.SearchStrategy[str] | None = None
     if isinstance(pattern, str):
         try:
-            base = st.from_regex(re.compile(pattern))  # JSON schema patterns match anywhere in the string
+            base = st.from_regex(ecma_pattern(pattern))  # JSON schema patterns match anywhere in the string
         except re.error:
             base = None
     if base is None and isinstance(fmt, str):
@@ -212,6 +212,26 @@ def _strings(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     if base is None:
         return st.text(min_size=min_size, max_size=max_size)
     return base.filter(lambda text: len(text) >= min_size and (max_size is None or len(text) <= max_size))
+
+
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """A JSON schema ``pattern`` (an ECMAScript regex) compiled so that Python's ``re`` matches the same strings,
+    or fewer: ``\\d``, ``\\w`` and ``\\s`` ASCII only, and ``$`` only at the very end (Python's also matches before
+    a final newline, which would draw ``"ABC-123\\n"`` for ``^[A-Z]{3}-\\d{3}$``)."""
+    converted, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        elif char == "$" and not in_class:
+            char = r"\Z"
+        converted.append(char)
+    return re.compile("".join(converted), re.ASCII)
 
 
 def _urls() -> st.SearchStrategy[str]:
