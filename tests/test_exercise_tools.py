@@ -98,6 +98,12 @@ def test_finds_the_calls_that_raise_and_reports_them_readably() -> None:
     assert isinstance(raised.value, AssertionError) and str(raised.value) == text
 
 
+def test_exceptions_raised_on_purpose_can_be_expected() -> None:
+    report = exercise_tools([divide], examples=30, expected=(ZeroDivisionError,))
+    assert report.ok and report.calls == {"divide": 30}
+    assert not exercise_tools([divide], examples=30, expected=(KeyError,)).ok
+
+
 def test_the_same_seed_makes_the_same_calls_and_another_seed_others() -> None:
     seen: list[list[Any]] = [[], [], []]
 

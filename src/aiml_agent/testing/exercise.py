@@ -15,7 +15,8 @@ Arguments are drawn by `Hypothesis <https://hypothesis.readthedocs.io>`_ from th
 Agent makes it (argument validation, ``RunContext``, the tool's timeout, its result made text). Reported: the
 tool raised, its result could not become text, it ran past its timeout, or its own validation rejected
 arguments its schema allows (a schema that promises more than the tool accepts). A ``ToolRetry`` is not a
-failure: it is the tool talking to the model. The tools really run: give them test doubles for side effects.
+failure: it is the tool talking to the model (so are the exceptions passed as ``expected``). The tools really
+run: give them test doubles for side effects.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def exercise_tools(
     strict: bool = True,
     deps: Any = None,
     timeout: float | None = 10.0,
+    expected: tuple[type[BaseException], ...] = (),
 ) -> ToolExerciseReport:
     """Call every tool with up to `examples` argument sets its schema allows; report the calls that failed.
 
@@ -146,6 +148,8 @@ def exercise_tools(
         A tool marked ``strict=False`` (or ``True``) is drawn from the schema it is sent with either way.
     :param deps: What the tools get as ``RunContext.deps``.
     :param timeout: Seconds a call may run, for tools without a timeout of their own (``None``: no limit).
+    :param expected: Exceptions the tools raise on purpose (the model reads their message and can try again):
+        calls that raise one of these are not reported. ``ToolRetry`` always counts as such.
     :returns: The report: ``report.assert_ok()`` raises with a readable list of what failed.
     :raises ImportError: Hypothesis is not installed.
     :raises ValueError: No tools were given, or `examples` is below 1.
@@ -196,8 +200,9 @@ def exercise_tools(
             calls[name] += 1
             sent = json.loads(json.dumps(arguments))  # as sent, whatever the tool does to its dict
             [record] = runner.run([ToolCall(tool_name=name, arguments=arguments, id=f"exercise-{calls[name]}")])
-            if record.failure is not None and record.failure.kind in REPORTED_KINDS:
-                failures.append(_failed_call(name, sent, record.failure))
+            failure = record.failure
+            if failure is not None and failure.kind in REPORTED_KINDS and not _raised(failure, expected):
+                failures.append(_failed_call(name, sent, failure))
 
         return call
 
@@ -226,6 +231,13 @@ def _schema_sent(tool: Tool, strict: bool) -> tuple[dict[str, Any], str | None]:
         [definition] = tool_definitions([tool], False)
         note = f"its schema cannot be strict ({error.reason}); arguments were drawn from the non-strict schema"
         return definition["function"]["parameters"], note
+
+
+def _raised(failure: ToolFailure, expected: tuple[type[BaseException], ...]) -> bool:
+    """Whether the tool itself raised one of the ``expected`` exceptions (not a wrapper of it)."""
+    error = failure.exception
+    cause = error.__cause__ if error is not None and error.__cause__ is not None else error
+    return failure.kind == "exception" and bool(expected) and isinstance(cause, expected)
 
 
 def _failed_call(name: str, arguments: dict[str, Any], failure: ToolFailure) -> FailedToolCall:
