@@ -21,6 +21,9 @@ real gateways differ from OpenAI: cost headers, reasoning fields, tool-call delt
 ``index``, raw events. Every chat answer carries an ``x-inference-id`` header (and echoes the request's
 ``x-client-request-id``), as AIMLAPI's do. With ``models=``, ``GET /v1/models`` answers a model catalogue with a
 weak ETag (``If-None-Match`` gets ``304``).
+
+The script format is shared with `ScriptedChatGenerator`, which plays the same scripts in process, with no HTTP
+(see :mod:`aiml_agent.testing._script`).
 """
 
 from __future__ import annotations
