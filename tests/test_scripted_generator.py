@@ -7,6 +7,7 @@ Most checks run the same script through both scripted models (``ScriptedChatGene
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 import socket
 from collections.abc import Callable, Iterator
@@ -333,3 +334,14 @@ def test_an_agent_with_a_function_script_round_trips() -> None:
     restored = Agent.from_dict(agent.to_dict())
     assert isinstance(restored.chat_generator, ScriptedChatGenerator)
     assert restored.run("Hi")["last_message"].text == "2 messages"
+
+
+def test_a_deep_copy_plays_the_rest_of_the_script_on_its_own() -> None:
+    model = ScriptedChatGenerator(["a", "b", "c"])
+    fresh = copy.deepcopy(model)
+    assert model.run("x")["replies"][0].text == "a"
+    used = copy.deepcopy(model)  # after a run too: the copy makes its own HTTP client
+
+    assert [used.run("x")["replies"][0].text, model.run("x")["replies"][0].text] == ["b", "b"]
+    assert fresh.run("x")["replies"][0].text == "a"
+    assert (len(used.requests), len(model.requests), len(fresh.requests)) == (2, 2, 1)

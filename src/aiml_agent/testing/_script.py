@@ -242,6 +242,15 @@ class ScriptPlayer:
         self._call_counter = 0
         self._inference_counter = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy takes: everything but the lock (a copy plays on from where this one is, on its own)."""
+        with self._lock:
+            return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @property
     def remaining(self) -> int:
         """Replies left in a list script (0 for a function script)."""

@@ -22,6 +22,7 @@ import asyncio
 import json
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -163,6 +164,18 @@ class ScriptedChatGenerator(AIMLAPIChatGenerator):
         self.script = script
         self._script = ScriptPlayer(script, owner="ScriptedChatGenerator", model=model)
         self._requests: list[ScriptedRequest] = []
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy takes: the script where it is and the requests so far, not the lock nor the HTTP clients
+        (a copy makes its own); a copy then plays the rest of the script on its own."""
+        with self._lock:
+            state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
+        state.update(client=None, async_client=None, _async_clients=weakref.WeakKeyDictionary())
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     # ---- what the tests read -----------------------------------------------------------------------------
