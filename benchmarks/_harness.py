@@ -116,23 +116,26 @@ def interleaved(contenders: dict[str, Callable[[], Any]], *, reps: int, warmup: 
 
 def interleaved_async(contenders: dict[str, Callable[[], Awaitable[Any]]], *, reps: int, warmup: int) -> list[Stats]:
     """Like :func:`interleaved`, for coroutine functions, all in one event loop."""
+    return asyncio.run(interleaved_on_loop(contenders, reps=reps, warmup=warmup))
 
-    async def main() -> list[Stats]:
-        names = list(contenders)
-        for _ in range(warmup):
-            for name in names:
-                await contenders[name]()
-        samples: dict[str, list[int]] = {name: [] for name in names}
-        for order in _rounds(names, reps):
-            gc.collect()
-            for name in order:
-                fn = contenders[name]
-                start = time.perf_counter_ns()
-                await fn()
-                samples[name].append(time.perf_counter_ns() - start)
-        return [Stats(name, samples[name]) for name in names]
 
-    return asyncio.run(main())
+async def interleaved_on_loop(
+    contenders: dict[str, Callable[[], Awaitable[Any]]], *, reps: int, warmup: int
+) -> list[Stats]:
+    """:func:`interleaved_async` on the running loop (for contenders holding resources opened on it)."""
+    names = list(contenders)
+    for _ in range(warmup):
+        for name in names:
+            await contenders[name]()
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    for order in _rounds(names, reps):
+        gc.collect()
+        for name in order:
+            fn = contenders[name]
+            start = time.perf_counter_ns()
+            await fn()
+            samples[name].append(time.perf_counter_ns() - start)
+    return [Stats(name, samples[name]) for name in names]
 
 
 # -- tables ------------------------------------------------------------------------------------------

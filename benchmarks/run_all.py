@@ -28,6 +28,7 @@ BENCHMARKS = (
     "tracing",
     "sessions",
     "catalogue",
+    "mcp",
 )
 
 

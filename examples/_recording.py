@@ -147,6 +147,19 @@ SCRIPTS: dict[str, list[Any]] = {
             )
         ],
     ],
+    "mcp_agent": [
+        Reply(
+            tool_calls=[
+                ToolCallReply("wx_forecast", {"city": "Lisbon", "days": 2}),
+                ToolCallReply("local_time", {"city": "Lisbon"}),
+            ]
+        ),
+        Reply(
+            text="Lisbon looks great: sunny both days, 24 °C today and 25 °C tomorrow. It's 14:05 there now, "
+            "so there's plenty of afternoon left for a walk along the river.",
+            cost=SCRIPTED_COST,
+        ),
+    ],
     "test_replayable_agent": [
         Reply(tool_calls=[ToolCallReply("get_order_status", {"order_id": "A-1001"})]),
         Reply(text="Your order A-1001 has shipped; it should arrive on Thursday."),
@@ -166,6 +179,7 @@ SCRIPT_NAMES = [
     "traced_agent",
     "chat_session",
     "switch_models",
+    "mcp_agent",
 ]
 
 

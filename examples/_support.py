@@ -34,6 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes" / "examples"
 AIMLAPI_BASE_URL = os.environ.get("AIMLAPI_BASE_URL", "https://api.aimlapi.com/v1")
 OFFLINE_KEY = "offline-recording-key"  # sent only to the local ScriptedServer; scrubbed from the cassette
+_session = {"replaying": False}
+
+
+def replaying() -> bool:
+    """Whether the current ``example_session`` replays its cassette (so no local server needs to run)."""
+    return _session["replaying"]
 
 
 def _options() -> argparse.Namespace:
@@ -109,7 +115,11 @@ def example_session(name: str, *, part: int | None = None) -> Iterator[str]:
         try:
             # a request with no recording fails at once: it is never retried; a part leaves the others' requests
             with cassette(path, mode="none", allow_unplayed=part is not None):
-                yield AIMLAPI_BASE_URL
+                _session["replaying"] = True
+                try:
+                    yield AIMLAPI_BASE_URL
+                finally:
+                    _session["replaying"] = False
         except (CannotOverwriteExistingCassetteException, UnplayedInteractionsError) as exc:
             print(
                 f"\nThis run no longer matches the recording in {shown}:\n\n{exc}\n\nIf you changed the "

@@ -525,3 +525,26 @@ def test_chat_generator_without_run_async_works_under_run_async() -> None:
 
     result = asyncio.run(Agent(SyncOnly()).run_async("go"))
     assert result["last_message"].text == "1 messages"
+
+
+class LazyToolset(HaystackToolset):
+    """A toolset that finds its tools only when warmed up, as an MCP server's does."""
+
+    def __init__(self) -> None:
+        super().__init__(tools=[])
+
+    def warm_up(self) -> None:
+        if not self.tools:
+            self.tools.append(weather_tool())
+
+
+def test_exit_conditions_may_name_tools_a_toolset_loads_when_warmed_up() -> None:
+    script = [Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Paris"})]), "never asked"]
+    agent = Agent(tools=[LazyToolset()], exit_conditions=["get_weather"])  # no tools yet: not refused here
+    with ScriptedServer(script) as server:
+        agent.chat_generator = generator_for(server)
+        result = agent.run("Weather?")
+        assert result["exit_reason"] == "get_weather"
+        with pytest.raises(ValueError, match="exit_conditions \\['nope'\\]"):  # checked once the tools are known
+            Agent(generator_for(server), tools=[LazyToolset()], exit_conditions=["nope"]).run("x")
+        assert len(server.requests) == 1

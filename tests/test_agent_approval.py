@@ -257,7 +257,7 @@ def test_plain_haystack_tool_needs_approval_through_agent_tool_controls() -> Non
         agent = Agent(generator_for(server), [delete], tool_controls={"delete_file": {"requires_approval": True}})
         paused = agent.run("Delete /tmp/x")
         assert deleted == [] and paused["exit_reason"] == "approval_required"
-        with pytest.raises(ToolArgumentsError, match=r"- path: 3 is not of type 'string'"):
+        with pytest.raises(ToolArgumentsError, match=r"- path: expected string; got 3"):
             agent.run(paused["messages"], approvals={"d": Edit({"path": 3})})  # checked against the JSON schema
         result = agent.run(paused["messages"], approvals={"d": Edit({"path": "/tmp/y"})})
     assert deleted == ["/tmp/y"] and result["exit_reason"] == "text"

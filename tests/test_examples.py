@@ -90,6 +90,14 @@ EXPECTED = {
         "run 1 (openai/gpt-5-chat-latest): 73 tokens, 63 credits, exit reason: text",
         "run 3 (openai/gpt-5-chat-latest): 100 tokens, 63 credits, exit reason: text",
     ],
+    "mcp_agent": [
+        "[replay: the MCP server's answers come from the same cassette; no server is started]",
+        "tools from the MCP server: wx_forecast, wx_air_quality",
+        'tool wx_forecast({"city": "Lisbon", "days": 2}) -> {"city": "Lisbon", "days": [{"day": 0, "high_celsius": 24.0',
+        'tool local_time({"city": "Lisbon"}) -> It is 14:05 in Lisbon.',
+        "Assistant: Lisbon looks great: sunny both days",
+        "2 model calls, 109 tokens, exit reason: text",
+    ],
 }
 
 

@@ -26,7 +26,7 @@ from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 
 # Keywords a family rejects in tool parameters and response schemas.
 GOOGLE_REJECTS = {"additionalProperties", "$ref", "$defs", "definitions", "default", "title", "$schema"}
-ANTHROPIC_STRICT_REJECTS = {"minimum", "maximum", "multipleOf", "minLength", "maxLength", "pattern"}
+ANTHROPIC_STRICT_REJECTS = {"minimum", "maximum", "multipleOf", "minLength", "maxLength"}  # and complex patterns
 SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
 
 
@@ -133,6 +133,7 @@ def test_anthropic_strict_model_gets_strict_schemas_without_rejected_keywords() 
     assert params["additionalProperties"] is False and params["required"] == list(SHIP.parameters["properties"])
     text = json.dumps(params)
     assert "40" in text and "10" in text  # the constraints' information moved into descriptions, not lost
+    assert r"^\\d{5}$" in text and keywords(params) >= {"pattern"}  # a simple pattern is one Anthropic takes
 
 
 def test_google_models_never_get_a_keyword_gemini_rejects(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,6 +16,7 @@ from haystack.dataclasses import ChatMessage
 from haystack.tools import Tool
 from haystack.utils import Secret
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from schema_rules import check_openai_strict, keyword_values
 from typing_extensions import NotRequired, TypedDict
 
 from aiml_agent import _request as strict_module
@@ -26,71 +27,6 @@ from aiml_agent.generator import AIMLAPIChatGenerator
 from aiml_agent.strict import to_strict_schema
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 from aiml_agent.tools import create_tool
-
-# --------------------------------------------------------------------------------------------------
-# The checker: OpenAI "Structured Outputs - supported schemas", written independently of the module.
-# --------------------------------------------------------------------------------------------------
-ALLOWED_KEYWORDS = {
-    "type", "properties", "required", "additionalProperties", "items", "anyOf", "enum", "const",
-    "description", "$ref", "$defs", "definitions", "pattern", "format", "minimum", "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minItems", "maxItems",
-}  # fmt: skip
-
-
-def check_openai_strict(schema: dict[str, Any]) -> None:
-    """Raise AssertionError naming the path of the first rule a strict schema breaks."""
-    assert schema.get("type") == "object", "root must be type object"
-    assert "anyOf" not in schema, "root must not be anyOf"
-    defs = {**schema.get("$defs", {}), **schema.get("definitions", {})}
-    totals = {"properties": 0, "enum": 0}
-
-    def walk(node: Any, path: str, depth: int) -> None:
-        assert isinstance(node, dict) and node, f"{path}: empty or non-object schema"
-        unknown = set(node) - ALLOWED_KEYWORDS
-        assert not unknown, f"{path}: keywords strict mode rejects: {unknown}"
-        if "$ref" in node:
-            assert set(node) == {"$ref"}, f"{path}: $ref with sibling keys {set(node) - {'$ref'}}"
-            assert node["$ref"].rsplit("/", 1)[-1] in defs, f"{path}: dangling $ref"
-            return
-        assert {"type", "anyOf", "enum", "const"} & set(node), f"{path}: no type"
-        types = node.get("type")
-        types = types if isinstance(types, list) else [types]
-        if "enum" in node:
-            totals["enum"] += len(node["enum"])
-        for i, branch in enumerate(node.get("anyOf", [])):
-            walk(branch, f"{path}.anyOf[{i}]", depth)
-        if "object" in types:
-            depth += 1
-            assert depth <= 10, f"{path}: more than 10 levels of nesting"
-            assert node.get("additionalProperties") is False, f"{path}: object not closed"
-            props = node.get("properties")
-            assert isinstance(props, dict), f"{path}: object without properties"
-            assert sorted(node.get("required", [])) == sorted(props), f"{path}: not every property required"
-            totals["properties"] += len(props)
-            for name, sub in props.items():
-                walk(sub, f"{path}.properties.{name}", depth)
-        if "array" in types:
-            assert "items" in node, f"{path}: array without items"
-            walk(node["items"], f"{path}.items", depth)
-
-    walk({k: v for k, v in schema.items() if k not in ("$defs", "definitions")}, "$", 0)
-    for name, sub in defs.items():
-        walk(sub, f"$.$defs.{name}", 0)
-    assert totals["properties"] <= 5000 and totals["enum"] <= 1000, "over OpenAI's limits"
-
-
-def find_key(node: Any, key: str, *, names: bool = False) -> list[Any]:
-    """Every value of the keyword ``key`` in any schema node (property and definition names are not keywords)."""
-    found = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k == key and not names:
-                found.append(v)
-            found.extend(find_key(v, key, names=k in ("properties", "$defs", "definitions") and not names))
-    elif isinstance(node, list):
-        for v in node:
-            found.extend(find_key(v, key))
-    return found
 
 
 # --------------------------------------------------------------------------------------------------
@@ -184,7 +120,11 @@ def test_battery_passes_the_openai_checker(name: str) -> None:
     strict = to_strict_schema(schema, tool_name=name)
     assert schema == before, "input mutated"
     check_openai_strict(strict)
-    assert not find_key(strict, "default") and not find_key(strict, "title") and not find_key(strict, "oneOf")
+    assert (
+        not keyword_values(strict, "default")
+        and not keyword_values(strict, "title")
+        and not keyword_values(strict, "oneOf")
+    )
 
 
 @pytest.mark.parametrize("name", sorted(BATTERY))
@@ -301,7 +241,7 @@ def test_oneof_becomes_anyof_and_single_allof_is_merged() -> None:
     assert strict["properties"]["v"] == {"anyOf": [{"type": "integer"}, {"type": "string"}]}
     a = strict["properties"]["a"]
     assert a["description"] == "An A" and a["properties"] == {"x": {"type": ["integer", "null"]}}
-    assert strict["definitions"]["A"]["additionalProperties"] is False
+    assert "definitions" not in strict and "$defs" not in strict  # A was merged in: nothing refers to it any more
 
 
 def test_ref_with_siblings_is_inlined_and_plain_refs_and_defs_kept() -> None:
@@ -389,8 +329,8 @@ IMPOSSIBLE = [
     ("root_anyof", {"anyOf": [{"type": "object", "properties": {}}]}, "$", None),
     ("root_not_object", {"type": "string"}, "$", None),
     (
-        "allof_many",
-        {"type": "object", "properties": {"a": {"allOf": [{"type": "integer"}, {"minimum": 1}]}}},
+        "allof_conflict",
+        {"type": "object", "properties": {"a": {"allOf": [{"type": "integer"}, {"type": "string"}]}}},
         "$.properties.a",
         "a",
     ),
@@ -420,6 +360,10 @@ def test_self_referencing_ref_with_siblings_raises_instead_of_looping() -> None:
         "properties": {"a": {"$ref": "#/$defs/A"}},
         "$defs": {"A": {"$ref": "#/$defs/A", "description": "loop"}},
     }
+    with pytest.raises(StrictSchemaError, match="refers back to itself") as info:
+        to_strict_schema(schema)
+    assert info.value.path == "$.$defs.A"
+    schema["$defs"] = {"A": {"$ref": "#/$defs/B"}, "B": {"$ref": "#/$defs/A", "description": "loop"}}
     with pytest.raises(StrictSchemaError, match="refers back to itself"):
         to_strict_schema(schema)
 
@@ -434,10 +378,11 @@ def nested(levels: int) -> dict[str, Any]:
     return {"type": "object", "properties": {"n": node}, "required": ["n"]}
 
 
-def test_nesting_limit() -> None:
-    check_openai_strict(to_strict_schema(nested(10)))
-    with pytest.raises(StrictSchemaError, match="10"):
-        to_strict_schema(nested(11))
+def test_nesting_limit_counts_levels_below_the_root() -> None:
+    check_openai_strict(to_strict_schema(nested(11)))  # the root and 10 levels below it
+    with pytest.raises(StrictSchemaError, match="10") as info:
+        to_strict_schema(nested(12))
+    assert info.value.parameter == "n" and info.value.path == "$" + ".properties.n" * 11
 
 
 def test_property_limit() -> None:
@@ -693,7 +638,7 @@ def test_battery_of_real_functions_passes_the_openai_checker(func: Any) -> None:
     check_openai_strict(strict)
     assert definition["function"]["strict"] is True and tool.parameters == before
     assert strict["required"] == list(before["properties"])
-    assert not find_key(strict, "default") and not find_key(strict, "title")
+    assert not keyword_values(strict, "default") and not keyword_values(strict, "title")
 
 
 def test_real_functions_sent_strict_null_means_the_python_default_end_to_end() -> None:
@@ -724,6 +669,6 @@ def test_strict_module_loads_without_haystack() -> None:
     import subprocess
     import sys
 
-    code = "import sys, aiml_agent.strict, aiml_agent.cli.schema_text; print('haystack' in sys.modules)"
+    code = "import sys, aiml_agent.strict, aiml_agent._provider_schemas, aiml_agent.cli.schema_text; print('haystack' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

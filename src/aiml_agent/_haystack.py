@@ -30,6 +30,8 @@ SERIALIZABLE_MODULES = (
     "aiml_agent.generator",
     "aiml_agent.tools",
     "aiml_agent.toolset",
+    "aiml_agent.mcp.tool",
+    "aiml_agent.mcp.toolset",
     "aiml_agent.testing.generator",
 )
 

@@ -32,6 +32,7 @@ from haystack.tools import (
     warm_up_tools,
     warm_up_tools_async,
 )
+from haystack.tools import Toolset as HaystackToolset
 from haystack.utils.callable_serialization import serialize_callable
 from haystack.utils.deserialization import deserialize_component_inplace
 from haystack.utils.type_serialization import deserialize_type, serialize_type
@@ -162,7 +163,7 @@ class Agent:
         self.usage_limits = usage_limits
         self.approval_handler = approval_handler
         self.tool_error_formatter = tool_error_formatter
-        if self.tools is not None:
+        if self.tools is not None and not _loads_tools_when_warmed(self.tools):
             self._check_exit_conditions(tools_by_name(flatten_tools_or_toolsets(self.tools)))
         self._tools_warm = False  # init tools are warmed once: by warm_up() or by the first run
         self._response_format = response_format_for(output_type) if output_type is not None else None
@@ -572,6 +573,12 @@ class Agent:
         if params.get("usage_limits"):
             params["usage_limits"] = UsageLimits(**params["usage_limits"])
         return default_from_dict(cls, data)
+
+
+def _loads_tools_when_warmed(tools: Any) -> bool:
+    """Whether a Toolset among ``tools`` finds its tools in ``warm_up`` (MCP): their names are checked at run start."""
+    items = [tools] if isinstance(tools, HaystackToolset) else list(tools)
+    return any(isinstance(item, HaystackToolset) and callable(getattr(item, "warm_up", None)) for item in items)
 
 
 def _check_max_steps(max_steps: Any) -> None:

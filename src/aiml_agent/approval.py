@@ -137,17 +137,10 @@ def check_arguments(tool: Tool, arguments: dict[str, Any]) -> list[FieldError]:
     own_check = getattr(tool, "check_arguments", None)
     if callable(own_check):
         return list(own_check(arguments))
-    from jsonschema import Draft202012Validator
+    from aiml_agent._json_arguments import argument_errors, make_validator
 
-    from aiml_agent.tool_failure import FieldError
-
-    errors: list[FieldError] = []
-    for error in Draft202012Validator(tool.parameters or {"type": "object"}).iter_errors(arguments):
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        entry = FieldError(field=where or "(arguments)", message=error.message, type=str(error.validator))
-        entry["input"] = error.instance
-        errors.append(entry)
-    return errors
+    validator = make_validator(tool.parameters or {"type": "object"})
+    return argument_errors(validator, arguments) if validator is not None else []
 
 
 def edited_arguments_note(arguments: dict[str, Any]) -> str:

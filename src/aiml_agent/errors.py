@@ -148,3 +148,14 @@ class SessionStoreError(AIMLAgentError, RuntimeError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class MCPConnectionError(AIMLAgentError, ConnectionError):
+    """An MCP server could not be started or reached, or the connection to it was lost (``aiml_agent.mcp``).
+
+    A tool call that raises it reaches the model as a tool error; the next call connects again.
+    """
+
+
+class MCPToolError(AIMLAgentError, RuntimeError):
+    """An MCP server answered a tool call with an error: an ``isError`` result or a JSON-RPC error."""

@@ -2,39 +2,32 @@
 
 Strict mode takes a subset of JSON Schema (OpenAI "Structured Outputs - supported schemas"): the root is an
 object, every object is closed and lists all its properties in ``required``, optional values are written as
-a union with null, and only a few validation keywords are allowed. ``to_strict_schema`` rewrites a schema
-into that subset without touching its input, and raises ``StrictSchemaError`` (JSON path, tool, parameter)
-for shapes that have no strict equivalent. The request fields built from it live in :mod:`aiml_agent._request`.
+a union with null, and only a few validation keywords (and string formats, and regex constructs) are allowed.
+``to_strict_schema`` rewrites a schema into that subset without touching its input, and raises
+``StrictSchemaError`` (JSON path, tool, parameter) for shapes that have no strict equivalent. The walk itself
+(references, ``allOf``, copying, limits on size and depth) is :mod:`aiml_agent._schema_walker`; this module
+holds OpenAI's rules. The request fields built from it live in :mod:`aiml_agent._request`.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
-from aiml_agent._schema import copy_json, pointer_parts, resolve_ref
-
-if TYPE_CHECKING:  # converting a schema needs no Haystack import (aiml_agent.errors loads it: imported on failure)
-    from aiml_agent.errors import StrictSchemaError
+from aiml_agent._regex_subset import unsupported_regex
+from aiml_agent._schema import pointer_parts
+from aiml_agent._schema_walker import Action, SchemaWalker, types_of
 
 #: OpenAI's documented strict-mode limits.
 MAX_PROPERTIES = 5000
+#: Levels of object nesting below the root.
 MAX_NESTING = 10
 MAX_ENUM_VALUES = 1000
 MAX_TOTAL_STRING_LENGTH = 120_000
 LARGE_ENUM = 250
 MAX_LARGE_ENUM_STRING_LENGTH = 15_000
 
-# Keywords strict mode accepts; every other keyword is dropped (annotations) or moved into the description.
-_SUPPORTED = frozenset({
-    "type", "properties", "required", "additionalProperties", "items", "anyOf", "enum", "const",
-    "description", "$ref", "$defs", "definitions",
-    "pattern", "format",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-    "minItems", "maxItems",
-})  # fmt: skip
-# Annotations with no meaning for the model (or handled separately): removed without a trace.
-_DROPPED = frozenset({"title", "default", "$schema", "$id", "$comment", "discriminator", "readOnly", "writeOnly"})
+#: String formats OpenAI strict mode accepts; any other ``format`` moves into the description.
+OPENAI_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"})
 _NULL: dict[str, Any] = {"type": "null"}
 
 
@@ -43,144 +36,70 @@ def to_strict_schema(schema: dict[str, Any], *, tool_name: str | None = None) ->
 
     Every object is closed with all properties required; properties that were optional become nullable
     (``null`` then means "use the default"); ``default`` and ``title`` are removed; ``oneOf`` becomes
-    ``anyOf``; a single-element ``allOf`` and a ``$ref`` with sibling keys are inlined; ``$defs`` are
-    converted too. Keywords strict mode does not take (``minLength``, ``uniqueItems``, ...) are moved into
-    the description text rather than dropped.
+    ``anyOf``; a ``$ref`` with sibling keys and every ``allOf`` branch are merged deeply into their node;
+    plain ``$ref`` s stay references and only the definitions they use are kept (draft-07 ``definitions``
+    become ``$defs``). Keywords strict mode does not take (``minLength``, ``uniqueItems``, a ``format`` outside
+    :data:`OPENAI_FORMATS`, a ``pattern`` with lookaround or backreferences, ...) move into the description
+    text rather than being dropped.
 
     :param schema: A JSON schema whose root is an object, e.g. a tool's ``parameters``.
     :param tool_name: Named in errors.
     :raises StrictSchemaError: Free-form objects (``dict[str, X]``, open or property-less objects), arrays
-        without ``items``, schemas without a type (``Any``), a non-object root or root ``anyOf``, several
-        ``allOf`` branches, unresolvable ``$ref``, or a schema over OpenAI's limits.
+        without ``items``, schemas without a type (``Any``), a non-object root or root ``anyOf``, schemas that
+        conflict (a ``$ref`` and siblings of different types), unresolvable ``$ref``, a schema over OpenAI's
+        limits, or one nested or inlined beyond the walker's bounds.
     """
-    return _Converter(copy_json(schema), tool_name).run()  # work on a copy: the result shares nothing
+    return OpenAIStrictSchema(schema, tool_name=tool_name).run()
 
 
-class _Converter:
-    """One conversion: walks the schema, converting ``$defs`` entries when first referenced."""
+class OpenAIStrictSchema(SchemaWalker):
+    """OpenAI strict mode's rules over the shared walk."""
 
-    def __init__(self, root: dict[str, Any], tool_name: str | None) -> None:
-        self.root = root
-        self.tool_name = tool_name
-        self.defs_key = "$defs" if "$defs" in root else "definitions"
-        self.source_defs: dict[str, Any] = root.get(self.defs_key) or {}
-        self.defs: dict[str, Any] = {}
-        self.properties = 0
-        self.enum_values = 0
-        self.string_length = 0
-        self.inlining: set[str] = set()
+    keep: ClassVar[frozenset[str]] = frozenset({
+        "type", "properties", "required", "additionalProperties", "items", "anyOf", "enum", "const",
+        "description", "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+        "multipleOf", "minItems", "maxItems", "nullable",
+    })  # fmt: skip
+    formats: ClassVar[frozenset[str]] = OPENAI_FORMATS
 
-    def fail(self, reason: str, path: str, parameter: str | None) -> StrictSchemaError:
-        from aiml_agent.errors import StrictSchemaError
+    def keyword(self, key: str, value: Any, node: dict[str, Any]) -> Action:
+        if key == "format":
+            return "keep" if value in self.formats and "string" in types_of(node) else "describe"
+        if key == "pattern":
+            return "keep" if isinstance(value, str) and unsupported_regex(value) is None else "describe"
+        if key == "nullable" and not isinstance(value, bool):
+            return "describe"
+        return super().keyword(key, value, node)
 
-        return StrictSchemaError(reason, path=path, tool_name=self.tool_name, parameter=parameter)
+    def prepare_root(self, node: dict[str, Any], path: str) -> dict[str, Any]:
+        if "anyOf" in node or "oneOf" in node:
+            raise self.fail("the root cannot be a union (anyOf/oneOf); it must be one object", path, None)
+        node = dict(node)
+        node.setdefault("type", "object")  # no type: a parameter list
+        node.setdefault("properties", {})  # no properties: a tool without parameters
+        return node
 
-    def run(self) -> dict[str, Any]:
-        if not isinstance(self.root, dict):
-            raise self.fail("the parameters schema must be a JSON object", "$", None)
-        root = {k: v for k, v in self.root.items() if k not in ("$defs", "definitions")}
-        if "anyOf" in root or "oneOf" in root:
-            raise self.fail("the root cannot be a union (anyOf/oneOf); it must be one object", "$", None)
-        if "$ref" in root:  # a model's schema given as a reference: the root itself must be spelled out
-            _, target = self.resolve(root.pop("$ref"), "$", None)
-            root = {**target, **root}
-        if "allOf" not in root:
-            root.setdefault("type", "object")  # a root with no type at all is a parameter list
-            root.setdefault("properties", {})  # a tool without parameters
-        result = self.convert(root, "$", None, 0)
+    def finish(self, result: dict[str, Any], path: str, parameter: str | None) -> dict[str, Any]:
+        if result.pop("nullable", False) is True:  # OpenAPI's spelling of "or null"
+            result = nullable(result)
+        if not any(k in result for k in ("type", "anyOf", "enum", "const")):
+            raise self.fail("a value without a type (Any) cannot be strict; give it a concrete type", path, parameter)
+        kinds = types_of(result)
+        if "object" in kinds:
+            self.close_object(result, path, parameter)
+        if "array" in kinds and "items" not in result:
+            reason = "an array without 'items' (a bare list) cannot be strict; type its items"
+            raise self.fail(reason, path, parameter)
+        return result
+
+    def finish_root(self, result: dict[str, Any]) -> dict[str, Any]:
         if result.get("type") != "object":
             raise self.fail(f"the root must be of type 'object', not {result.get('type')!r}", "$", None)
-        for name in self.source_defs:  # definitions no property referenced are still kept valid
-            self.convert_def(name, None)
-        if self.defs:
-            result[self.defs_key] = {name: self.defs[name] for name in self.source_defs}
-        if self.string_length > MAX_TOTAL_STRING_LENGTH:
-            raise self.fail(
-                f"property names, definition names and enum values total {self.string_length} characters; "
-                f"strict mode allows {MAX_TOTAL_STRING_LENGTH}", "$", None)  # fmt: skip
+        check_limits(result, self)
         return result
 
-    def convert_def(self, name: str, parameter: str | None) -> None:
-        if name not in self.defs:
-            self.defs[name] = {}  # placeholder: a recursive definition refers to itself
-            self.string_length += len(name)
-            self.defs[name] = self.convert(self.source_defs[name], f"$.{self.defs_key}.{name}", parameter, 0)
-
-    def resolve(self, ref: str, path: str, parameter: str | None) -> tuple[str, dict[str, Any]]:
-        """The definition name and schema a ``$ref`` points to; only entries of the root's definitions count."""
-        target = resolve_ref(ref, self.root)
-        name = (pointer_parts(ref) or [""])[-1]
-        if self.source_defs.get(name) is target and target is not None:  # not some other node of the schema
-            return name, target
-        where = f"#/{self.defs_key}/..."
-        raise self.fail(f"cannot resolve $ref {ref!r} (only local {where} definitions are supported)", path, parameter)
-
-    def convert(self, node: Any, path: str, parameter: str | None, depth: int) -> dict[str, Any]:
-        """Convert one schema node found at ``path``; ``depth`` counts the objects around it."""
-        if not isinstance(node, dict) or not node:
-            raise self.fail("a value without a type (Any) cannot be strict; give it a concrete type", path, parameter)
-        node = dict(node)
-        if "$ref" in node:
-            name, target = self.resolve(node["$ref"], path, parameter)
-            siblings = {k: v for k, v in node.items() if k != "$ref" and _meaningful(k, v)}
-            if not siblings:  # only annotations strict mode drops anyway: keep the reference
-                self.convert_def(name, parameter)
-                return {"$ref": node["$ref"]}
-            if name in self.inlining:
-                raise self.fail(f"$ref {node['$ref']!r} with sibling keys refers back to itself", path, parameter)
-            self.inlining.add(name)
-            try:  # strict mode rejects keys beside $ref: inline the definition
-                return self.convert({**target, **siblings}, path, parameter, depth)
-            finally:
-                self.inlining.discard(name)
-        if "allOf" in node:
-            parts = node.pop("allOf")
-            if not isinstance(parts, list) or len(parts) != 1:
-                raise self.fail("allOf with several schemas is not supported by strict mode", path, parameter)
-            return self.convert({**parts[0], **node}, path, parameter, depth)
-        if "oneOf" in node:
-            if "anyOf" in node:
-                raise self.fail("a schema with both oneOf and anyOf is not supported", path, parameter)
-            node["anyOf"] = node.pop("oneOf")
-        if "prefixItems" in node or isinstance(node.get("items"), list):
-            self.tuple_to_array(node, path, parameter)
-
-        result = {key: value for key, value in node.items() if key in _SUPPORTED}
-        moved = [_describe(k, v) for k, v in node.items() if k not in _SUPPORTED and _meaningful(k, v)]
-
-        types = result.get("type")
-        type_list = types if isinstance(types, list) else [types]
-        if types is None and ("properties" in result or "items" in result):
-            result["type"] = "object" if "properties" in result else "array"
-            type_list = [result["type"]]
-        structural = ("type", "anyOf", "enum", "const", "$ref")
-        if not any(k in result for k in structural):
-            raise self.fail("a value without a type (Any) cannot be strict; give it a concrete type", path, parameter)
-        if "anyOf" in result:
-            result["anyOf"] = [
-                self.convert(branch, f"{path}.anyOf[{i}]", parameter, depth) for i, branch in enumerate(result["anyOf"])
-            ]
-        if "enum" in result:
-            self.count_enum(result["enum"], path, parameter)
-        if isinstance(result.get("const"), str):
-            self.string_length += len(result["const"])
-        if "object" in type_list:
-            self.close_object(result, path, parameter, depth + 1)
-        if "array" in type_list:
-            if "items" not in result:
-                reason = "an array without 'items' (a bare list) cannot be strict; type its items"
-                raise self.fail(reason, path, parameter)
-            result["items"] = self.convert(result["items"], f"{path}.items", parameter, depth)
-        if moved:
-            text = result.get("description", "")
-            result["description"] = f"{text} ({', '.join(moved)})" if text else ", ".join(moved)
-        return result
-
-    def close_object(self, result: dict[str, Any], path: str, parameter: str | None, depth: int) -> None:
+    def close_object(self, result: dict[str, Any], path: str, parameter: str | None) -> None:
         """Make an object closed with every property required; formerly optional ones become nullable."""
-        if depth > MAX_NESTING:
-            reason = f"objects are nested {depth} levels deep; strict mode allows {MAX_NESTING}"
-            raise self.fail(reason, path, parameter)
         extra = result.get("additionalProperties")
         if extra not in (None, False):
             raise self.fail(
@@ -190,60 +109,15 @@ class _Converter:
             if extra is not False:  # an explicitly closed object without properties is just an empty one
                 raise self.fail("an object without 'properties' (a free-form dict) cannot be strict", path, parameter)
             result["properties"] = {}
-        required = set(result.get("required", []))
-        properties = {}
-        for name, prop in result["properties"].items():
-            prop_path = f"{path}.properties.{name}"
-            param = parameter if parameter is not None or path != "$" else name
-            converted = self.convert(prop, prop_path, param, depth)
-            properties[name] = converted if name in required else _nullable(converted)
-            self.string_length += len(name)
-        self.properties += len(properties)
-        if self.properties > MAX_PROPERTIES:
-            raise self.fail(f"more than {MAX_PROPERTIES} object properties in total", path, parameter)
-        result["properties"] = properties
-        result["required"] = list(properties)
+        required = set(result.get("required") or [])
+        result["properties"] = {
+            name: sub if name in required else nullable(sub) for name, sub in result["properties"].items()
+        }
+        result["required"] = list(result["properties"])
         result["additionalProperties"] = False
 
-    def tuple_to_array(self, node: dict[str, Any], path: str, parameter: str | None) -> None:
-        """Strict mode has no positional items: a tuple becomes an array of the union of its item types."""
-        prefix = node.pop("prefixItems", None) or []
-        items = node.pop("items", None)
-        if isinstance(items, list):
-            prefix, items = items, None
-        shapes: list[Any] = []
-        for shape in [*prefix, *([items] if isinstance(items, dict) else [])]:
-            if shape not in shapes:
-                shapes.append(shape)
-        if shapes:
-            node["items"] = shapes[0] if len(shapes) == 1 else {"anyOf": shapes}
-        if prefix:
-            order = f"items in order: {', '.join(_short_type(item) for item in prefix)}"
-            node["description"] = f"{node['description']} ({order})" if node.get("description") else order
 
-    def count_enum(self, values: list[Any], path: str, parameter: str | None) -> None:
-        self.enum_values += len(values)
-        if self.enum_values > MAX_ENUM_VALUES:
-            raise self.fail(f"more than {MAX_ENUM_VALUES} enum values in total", path, parameter)
-        strings = sum(len(v) for v in values if isinstance(v, str))
-        self.string_length += strings
-        if len(values) > LARGE_ENUM and strings > MAX_LARGE_ENUM_STRING_LENGTH:
-            raise self.fail(
-                f"an enum of more than {LARGE_ENUM} values may total at most {MAX_LARGE_ENUM_STRING_LENGTH} "
-                f"characters, this one has {strings}", path, parameter)  # fmt: skip
-
-
-def _meaningful(key: str, value: Any) -> bool:
-    """Whether a keyword survives conversion (``title``, ``default: null`` and the like do not)."""
-    return key not in _DROPPED or (key == "default" and value is not None)
-
-
-def _describe(key: str, value: Any) -> str:
-    """A keyword strict mode does not take, as text for the description: ``minLength: 3``."""
-    return f"{key}: {value if isinstance(value, str) and key != 'default' else json.dumps(value, default=str)}"
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     """Let ``schema`` also accept null, without wrapping what already does."""
     if _accepts_null(schema):
         return schema
@@ -267,13 +141,75 @@ def _accepts_null(schema: dict[str, Any]) -> bool:
         return True
     if "enum" in schema and None in schema["enum"]:
         return True
+    if "const" in schema and schema["const"] is None:
+        return True
     return any(isinstance(b, dict) and _accepts_null(b) for b in schema.get("anyOf", []))
 
 
-def _short_type(schema: Any) -> str:
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            return str(schema["$ref"]).rsplit("/", 1)[-1]
-        if "type" in schema:
-            return "|".join(schema["type"]) if isinstance(schema["type"], list) else str(schema["type"])
-    return "any"
+def check_limits(schema: dict[str, Any], walker: SchemaWalker) -> None:
+    """Raise when a strict schema exceeds OpenAI's limits (nesting counted through references)."""
+    defs: dict[str, Any] = schema.get("$defs") or {}
+    first_parameter: dict[str, str | None] = {}
+    checked: set[tuple[str, int]] = set()  # a definition entered at one level is checked once
+
+    def nesting(node: Any, path: str, parameter: str | None, level: int, inside: frozenset[str]) -> None:
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = (pointer_parts(ref) or [""])[-1]
+            if ref != "#" and name in defs and name not in inside and (name, level) not in checked:
+                checked.add((name, level))
+                first_parameter.setdefault(name, parameter)
+                nesting(defs[name], f"$.$defs.{name}", parameter, level, inside | {name})
+            return
+        if "object" in types_of(node):
+            level += 1
+            if level > MAX_NESTING + 1:
+                reason = (
+                    f"objects are nested more than {MAX_NESTING} levels below the root (the most strict mode allows)"
+                )
+                raise walker.fail(reason, path, parameter)
+        for name, sub in (node.get("properties") or {}).items():
+            nesting(sub, f"{path}.properties.{name}", name if path == "$" else parameter, level, inside)
+        nesting(node.get("items"), f"{path}.items", parameter, level, inside)
+        for index, branch in enumerate(node.get("anyOf") or []):
+            nesting(branch, f"{path}.anyOf[{index}]", parameter, level, inside)
+
+    nesting({k: v for k, v in schema.items() if k != "$defs"}, "$", None, 0, frozenset())
+    totals = {"properties": 0, "enum": 0, "chars": sum(len(name) for name in defs)}
+
+    def count(node: Any, path: str, parameter: str | None) -> None:
+        if not isinstance(node, dict):
+            return
+        properties = node.get("properties") or {}
+        totals["properties"] += len(properties)
+        totals["chars"] += sum(len(name) for name in properties)
+        if totals["properties"] > MAX_PROPERTIES:
+            raise walker.fail(f"more than {MAX_PROPERTIES} object properties in total", path, parameter)
+        values = node.get("enum")
+        if isinstance(values, list):
+            totals["enum"] += len(values)
+            if totals["enum"] > MAX_ENUM_VALUES:
+                raise walker.fail(f"more than {MAX_ENUM_VALUES} enum values in total", path, parameter)
+            strings = sum(len(v) for v in values if isinstance(v, str))
+            totals["chars"] += strings
+            if len(values) > LARGE_ENUM and strings > MAX_LARGE_ENUM_STRING_LENGTH:
+                raise walker.fail(
+                    f"an enum of more than {LARGE_ENUM} values may total at most {MAX_LARGE_ENUM_STRING_LENGTH} "
+                    f"characters, this one has {strings}", path, parameter)  # fmt: skip
+        if isinstance(node.get("const"), str):
+            totals["chars"] += len(node["const"])
+        for name, sub in properties.items():
+            count(sub, f"{path}.properties.{name}", name if path == "$" else parameter)
+        count(node.get("items"), f"{path}.items", parameter)
+        for index, branch in enumerate(node.get("anyOf") or []):
+            count(branch, f"{path}.anyOf[{index}]", parameter)
+
+    count({k: v for k, v in schema.items() if k != "$defs"}, "$", None)
+    for name, definition in defs.items():
+        count(definition, f"$.$defs.{name}", first_parameter.get(name))
+    if totals["chars"] > MAX_TOTAL_STRING_LENGTH:
+        raise walker.fail(
+            f"property names, definition names and enum values total {totals['chars']} characters; "
+            f"strict mode allows {MAX_TOTAL_STRING_LENGTH}", "$", None)  # fmt: skip

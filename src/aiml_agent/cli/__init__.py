@@ -36,6 +36,7 @@ _EXAMPLES = f"""examples:
   {PROG} tools my_tools.py --model google/gemini-2.5-flash   ... as that model receives them
   {PROG} tools my_tools.py --strict --exercise 50    call each tool 50 times as a model may, list crashes
   {PROG} models --family anthropic --tools            models and what each accepts
+  {PROG} tools --mcp-stdio "python server.py"         an MCP server's tools, as the model sees them
   {PROG} run my_tools.py "Weather in Paris?"          run an agent (needs AIMLAPI_API_KEY)
   {PROG} run my_tools.py "..." --cassette run.yaml --record   record a run, then replay it offline
   {PROG} run my_tools.py "My orders?" --deps '{{"user_id": 42}}'   ctx.deps for RunContext tools
@@ -74,11 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     tools = commands.add_parser(
         "tools",
-        help="show the tools a module defines, as the model will see them",
-        description="Show every tool TARGET defines as the model will see it: name, description and "
-        "parameters with types and descriptions. Warns about undocumented functions and parameters.",
+        help="show the tools a module or an MCP server defines, as the model will see them",
+        description="Show every tool TARGET (and each MCP server given) defines as the model will see it: "
+        "name, description and parameters with types and descriptions. Warns about undocumented functions "
+        "and parameters.",
     )
-    tools.add_argument("target", metavar="TARGET", help=_TARGET_HELP)
+    tools.add_argument("target", metavar="TARGET", nargs="?", help=_TARGET_HELP)
+    tools.add_argument(
+        "--mcp-stdio",
+        metavar="COMMAND",
+        action="append",
+        default=[],
+        help='the tools of the MCP server this command starts, e.g. "python server.py" (repeatable)',
+    )
+    tools.add_argument(
+        "--mcp-http",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="the tools of the MCP server at this streamable HTTP URL (repeatable)",
+    )
     tools.add_argument(
         "--strict",
         action="store_true",

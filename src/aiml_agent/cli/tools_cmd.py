@@ -4,6 +4,8 @@ missing docs.
 With ``--model`` the tools are built exactly as a request to that model carries them (its profile decides the
 schema dialect and whether strict mode applies); without it, by OpenAI's rules. ``--exercise N`` then calls
 each tool N times with arguments its schema allows (:func:`aiml_agent.testing.exercise_tools`).
+
+``--mcp-stdio COMMAND`` / ``--mcp-http URL`` add the tools of MCP servers (with or without a TARGET).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import argparse
 import inspect
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiml_agent.cli.common import CLIError, Style, indent
@@ -21,7 +25,29 @@ from aiml_agent.cli.target import LoadedTools, load_tools
 
 def execute(args: argparse.Namespace) -> int:
     """Print the tools of ``args.target``; 1 when a tool cannot be built (or be strict), or warnings with --check."""
-    loaded = load_tools(args.target)
+    with _loaded(args) as loaded:
+        return _show(args, loaded)
+
+
+@contextmanager
+def _loaded(args: argparse.Namespace) -> Iterator[LoadedTools]:
+    """The tools of TARGET and of the MCP servers given (their sessions closed when done)."""
+    servers = bool(args.mcp_stdio or args.mcp_http)
+    if args.target is None and not servers:
+        raise CLIError("give a TARGET (a .py file or a module), or an MCP server with --mcp-stdio or --mcp-http")
+    loaded = load_tools(args.target) if args.target is not None else LoadedTools(target="")
+    if not servers:
+        yield loaded
+        return
+    from aiml_agent.cli.mcp_target import mcp_tools
+
+    with mcp_tools(args.mcp_stdio, args.mcp_http) as served:
+        loaded.tools.extend(served.tools)
+        loaded.target = ", ".join(part for part in (loaded.target, served.target) if part)
+        yield loaded
+
+
+def _show(args: argparse.Namespace, loaded: LoadedTools) -> int:
     profile = _profile(args.model)
     definitions, errors = _definitions(loaded, strict=args.strict, profile=profile)
     warnings = _warnings(loaded)
@@ -132,6 +158,9 @@ def _describe(tool: Any, definition: dict[str, Any] | None, error: str | None, s
         schema = tool.parameters
     else:
         schema = function.get("parameters", tool.parameters)
+    reason = getattr(tool, "non_strict_reason", None)  # e.g. an MCP tool whose schema has no strict form
+    if reason and definition is not None and not is_strict:
+        lines.append("  " + style(f"sent non-strict: {reason}", "yellow"))
     params = parameter_lines(schema or {}, indent="    ")
     lines.append("  parameters:" if params else "  parameters: none")
     lines.extend(params)

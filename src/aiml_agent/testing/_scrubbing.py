@@ -17,6 +17,8 @@ import os
 from copy import deepcopy
 from typing import Any
 
+from aiml_agent.testing._mcp_traffic import is_placeholder_header, with_placeholders
+
 REDACTED = "REDACTED"
 PLACEHOLDER_KEY = "aiml-cassette-placeholder-key"  #: the key set while replaying; never a secret
 
@@ -105,10 +107,23 @@ def scrubbed(cassette_dict: dict[str, Any]) -> dict[str, Any]:
     secrets = _secret_values(interactions)
     for interaction in interactions:
         request, response = interaction["request"], interaction["response"]
-        request["headers"] = {
-            k: v for k, v in request.get("headers", {}).items() if not (is_secret_header(k) or is_noise_header(k))
-        }
-        response["headers"] = {k: v for k, v in response.get("headers", {}).items() if not is_secret_header(k)}
+        # an MCP session id is kept as a placeholder: replay needs the header, never its value
+        request["headers"] = with_placeholders(
+            {
+                k: v
+                for k, v in request.get("headers", {}).items()
+                if is_placeholder_header(k) or not (is_secret_header(k) or is_noise_header(k))
+            },
+            REDACTED,
+        )
+        response["headers"] = with_placeholders(
+            {
+                k: v
+                for k, v in response.get("headers", {}).items()
+                if is_placeholder_header(k) or not is_secret_header(k)
+            },
+            REDACTED,
+        )
         _decode_body(interaction["response"])
         interaction["request"] = _scrub(interaction["request"], secrets)
         interaction["response"] = _scrub(interaction["response"], secrets)

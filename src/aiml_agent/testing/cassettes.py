@@ -7,6 +7,7 @@
   gzip/deflate bodies are decoded. Loading gives back exactly the bytes that were recorded.
 - A file that is not a cassette fails with :class:`CassetteFormatError`, naming the file and what is wrong.
 - Requests match on method, path and JSON body (key order ignored); a mismatch explains itself with a diff.
+- MCP traffic (JSON-RPC over streamable HTTP) replays too (see :mod:`aiml_agent.testing._mcp_traffic`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from aiml_agent.testing._cassette_format import CassetteFormatError, FileNamingPersister, checked_shape, yaml_problem
+from aiml_agent.testing._mcp_traffic import matched_part
 from aiml_agent.testing._network import blocked_network
 from aiml_agent.testing._scrubbing import (
     PLACEHOLDER_KEY,
@@ -275,10 +277,11 @@ def _parsed(body: Any) -> Any:
 def json_body(r1: Any, r2: Any) -> None:
     """Match request bodies as JSON (key order ignored); raise AssertionError with a diff when they differ.
 
-    vcrpy passes the request being made first and the recorded one second.
+    vcrpy passes the request being made first and the recorded one second. JSON-RPC messages (MCP) match on
+    method and params: ids and the client's ``_meta`` / ``clientInfo`` are not compared.
     """
     new, recorded = _parsed(r1.body), _parsed(r2.body)
-    if new == recorded:
+    if matched_part(new) == matched_part(recorded):
         return
     texts = []
     for value in (recorded, new):
