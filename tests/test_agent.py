@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+from conftest import generator_for
 from haystack import Pipeline, component
 from haystack.core.serialization import allow_deserialization_module
 from haystack.dataclasses import ChatMessage
@@ -25,10 +26,6 @@ from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 from aiml_agent.tools import create_tool
 
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-
-
-def generator_for(server: ScriptedServer) -> AIMLAPIChatGenerator:
-    return AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=server.base_url, max_retries=0)
 
 
 def weather(city: str) -> str:

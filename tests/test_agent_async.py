@@ -8,19 +8,14 @@ import random
 from typing import Any
 
 import pytest
+from conftest import generator_for
 from haystack.dataclasses import StreamingChunk
-from haystack.utils import Secret
 from pydantic import BaseModel
 
 from aiml_agent.agent import Agent, OutputValidationError
 from aiml_agent.context import RunContext
-from aiml_agent.generator import AIMLAPIChatGenerator
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 from aiml_agent.tools import create_tool
-
-
-def generator_for(server: ScriptedServer) -> AIMLAPIChatGenerator:
-    return AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=server.base_url, max_retries=0)
 
 
 async def shout(text: str, ctx: RunContext[Any]) -> str:

@@ -12,22 +12,17 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from conftest import generator_for
 from haystack.tools import Tool
 from haystack.tools.errors import ToolInvocationError
-from haystack.utils import Secret
 
 from aiml_agent.agent import Agent
 from aiml_agent.context import RunContext
 from aiml_agent.errors import ToolArgumentsError
-from aiml_agent.generator import AIMLAPIChatGenerator
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 from aiml_agent.tools import create_tool
 
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-
-
-def generator_for(server: ScriptedServer) -> AIMLAPIChatGenerator:
-    return AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=server.base_url, max_retries=0)
 
 
 def get_weather(city: str, days: int = 1) -> dict[str, Any]:

@@ -146,6 +146,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subproc
             "--record-mode=none",
         ]
     )
+    started["unit"] = _start(
+        [sys.executable, "-m", "pytest", "examples/test_agent_unit.py", "-q", "-p", "no:cacheprovider"]
+    )
     # OPENAI_LOG=info: the client would log "Retrying request" on stderr for every retry
     started["edited"] = _start([sys.executable, str(edited)], PYTHONPATH=str(EXAMPLES), OPENAI_LOG="info")
     yield started
@@ -190,6 +193,12 @@ def test_example_test_file_passes_by_replay(runs: dict[str, subprocess.Popen[str
         "test_agent_looks_up_the_order.yaml",
         "test_agent_looks_up_the_order_async.yaml",
     ]
+
+
+def test_unit_test_example_passes_without_http(runs: dict[str, subprocess.Popen[str]]) -> None:
+    code, stdout, stderr = _finish(runs["unit"])
+    assert code == 0, f"{stdout}\n{stderr}"
+    assert "7 passed" in stdout
 
 
 def test_edited_prompt_fails_the_replay_with_a_diff(runs: dict[str, subprocess.Popen[str]]) -> None:

@@ -31,7 +31,9 @@ def test_every_public_name_resolves_and_is_listed() -> None:
     assert promised <= set(aiml_agent.__all__)
     for name in aiml_agent.__all__:
         assert getattr(aiml_agent, name) is not None, name
-    assert {"ScriptedServer", "cassette"} <= set(aiml_agent.testing.__all__)
+    assert {"ScriptedServer", "ScriptedChatGenerator", "cassette", "exercise_tools", "run_summary"} <= set(
+        aiml_agent.testing.__all__
+    )
     for name in aiml_agent.testing.__all__:
         assert getattr(aiml_agent.testing, name) is not None, name
 

@@ -10,16 +10,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import generator_for
 from haystack import Pipeline, tracing
 from haystack.dataclasses import ChatMessage
-from haystack.utils import Secret
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 import aiml_agent
-from aiml_agent import Agent, AIMLAPIChatGenerator, create_tool
+from aiml_agent import Agent, create_tool
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 
 COST = {"credits_used": 42, "usd_spent": 0.000021}
@@ -49,12 +49,6 @@ def provider() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
 @pytest.fixture
 def spans(provider: tuple[TracerProvider, InMemorySpanExporter]) -> InMemorySpanExporter:
     return provider[1]
-
-
-def generator_for(server: ScriptedServer, **kwargs: Any) -> AIMLAPIChatGenerator:
-    return AIMLAPIChatGenerator(
-        api_key=Secret.from_token("test-key"), api_base_url=server.base_url, max_retries=0, **kwargs
-    )
 
 
 def by_name(finished: tuple[ReadableSpan, ...] | list[ReadableSpan]) -> dict[str, list[ReadableSpan]]:

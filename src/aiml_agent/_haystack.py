@@ -32,6 +32,7 @@ SERIALIZABLE_MODULES = (
     "aiml_agent.toolset",
     "aiml_agent.mcp.tool",
     "aiml_agent.mcp.toolset",
+    "aiml_agent.testing.generator",
 )
 
 _PACKAGE = __name__.partition(".")[0]

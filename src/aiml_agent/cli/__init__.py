@@ -34,6 +34,7 @@ _TARGET_HELP = (
 _EXAMPLES = f"""examples:
   {PROG} tools my_tools.py --strict                  the tools as the model sees them (strict)
   {PROG} tools my_tools.py --model google/gemini-2.5-flash   ... as that model receives them
+  {PROG} tools my_tools.py --strict --exercise 50    call each tool 50 times as a model may, list crashes
   {PROG} models --family anthropic --tools            models and what each accepts
   {PROG} tools --mcp-stdio "python server.py"         an MCP server's tools, as the model sees them
   {PROG} run my_tools.py "Weather in Paris?"          run an agent (needs AIMLAPI_API_KEY)
@@ -108,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tools.add_argument("--json", action="store_true", help="print the exact JSON sent in the request's 'tools' field")
     tools.add_argument("--check", action="store_true", help="exit with status 1 when there are warnings (for CI)")
+    tools.add_argument(
+        "--exercise",
+        type=int,
+        metavar="N",
+        help="then call every tool with N argument sets its schema allows (with --strict: the strict schema, nulls "
+        "included) and list the calls that crashed it; exit status 1 when one did (needs Hypothesis)",
+    )
+    tools.add_argument("--seed", type=int, default=0, help="the seed --exercise draws arguments with (default: 0)")
     _add_debug(tools)
 
     run = commands.add_parser(

@@ -1,7 +1,9 @@
-"""``aiml-agent tools TARGET [--model M]``: show each tool as the model will see it, and warn about missing docs.
+"""``aiml-agent tools TARGET [--model M] [--exercise N]``: show each tool as the model will see it, and warn about
+missing docs.
 
 With ``--model`` the tools are built exactly as a request to that model carries them (its profile decides the
-schema dialect and whether strict mode applies); without it, by OpenAI's rules.
+schema dialect and whether strict mode applies); without it, by OpenAI's rules. ``--exercise N`` then calls
+each tool N times with arguments its schema allows (:func:`aiml_agent.testing.exercise_tools`).
 
 ``--mcp-stdio COMMAND`` / ``--mcp-http URL`` add the tools of MCP servers (with or without a TARGET).
 """
@@ -78,7 +80,24 @@ def _show(args: argparse.Namespace, loaded: LoadedTools) -> int:
         err.write(f"error: {name}: {message}\n")
     if warnings and args.check:
         err.write(f"aiml-agent: {len(warnings)} warning(s) treated as errors (--check)\n")
-    return 1 if loaded.failures or errors or (warnings and args.check) else 0
+    crashed = _exercise(loaded, args) if getattr(args, "exercise", None) is not None else False
+    return 1 if loaded.failures or errors or (warnings and args.check) or crashed else 0
+
+
+def _exercise(loaded: LoadedTools, args: argparse.Namespace) -> bool:
+    """Call the tools as a model may (see `exercise_tools`), print the report; True when a call failed."""
+    from aiml_agent.testing.exercise import exercise_tools
+
+    if args.exercise < 1:
+        raise CLIError(f"--exercise needs a number of calls of at least 1, got {args.exercise}")
+    if not loaded.tools:
+        return False
+    try:
+        report = exercise_tools(loaded.tools, examples=args.exercise, seed=args.seed, strict=args.strict)
+    except ImportError as error:
+        raise CLIError(str(error)) from None
+    sys.stdout.write("\n" + str(report) + "\n")
+    return not report.ok
 
 
 def _profile(model: str | None) -> Any:

@@ -1,4 +1,13 @@
-"""pytest plugin (registered through the ``pytest11`` entry point): safe cassette defaults for agent tests.
+"""pytest plugin (registered through the ``pytest11`` entry point): safe cassette defaults for agent tests, and
+fixtures for tests against a scripted model.
+
+Fixtures:
+
+- ``scripted_server``: a factory, ``scripted_server(script, **options)`` starts a
+  :class:`~aiml_agent.testing.ScriptedServer` (every one is stopped after the test);
+- ``aimlapi_generator``: a factory, ``aimlapi_generator(script_or_server, **generator_kwargs)`` gives an
+  ``AIMLAPIChatGenerator`` pointed at a scripted server (a new one playing ``script``, or the server given) with
+  a placeholder key and no retries (both can be overridden).
 
 On top of pytest-recording, for tests marked ``@pytest.mark.vcr``:
 
@@ -14,17 +23,23 @@ On top of pytest-recording, for tests marked ``@pytest.mark.vcr``:
   ``@pytest.mark.vcr(allow_unplayed=True)``, in ``vcr_config`` with ``"allow_unplayed": True``, or for the
   whole project with the ini option ``aiml_allow_unplayed = true``.
 
-Importing this module is cheap: vcrpy and the cassette helpers load only when a marked test runs.
+Importing this module is cheap: vcrpy, the cassette helpers and the scripted models load only when a test uses
+them.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from aiml_agent.generator import AIMLAPIChatGenerator
+    from aiml_agent.testing._script import Script
+    from aiml_agent.testing.server import ScriptedServer
 
 _TEST_DIRS = ("tests", "test")
 _STRICT_TAPE = pytest.StashKey[Any]()  # the cassette whose interactions must all be played
@@ -124,3 +139,39 @@ class CassetteFixtures:
         else:
             with placeholder_key():
                 yield
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[Callable[..., ScriptedServer]]:
+    """Start scripted servers: ``server = scripted_server(script, model=..., models=...)`` (the arguments of
+    ``ScriptedServer``); each one is stopped when the test ends."""
+    from aiml_agent.testing.server import ScriptedServer
+
+    servers: list[ScriptedServer] = []
+
+    def start(script: Script | None = None, **options: Any) -> ScriptedServer:
+        server = ScriptedServer(script, **options).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def aimlapi_generator(scripted_server: Callable[..., ScriptedServer]) -> Callable[..., AIMLAPIChatGenerator]:
+    """Make generators pointed at scripted servers: ``aimlapi_generator(script)`` starts a server playing
+    ``script``; ``aimlapi_generator(server)`` uses a server you started (to read its ``requests``). Keyword
+    arguments go to ``AIMLAPIChatGenerator``; by default ``api_key`` is a placeholder and ``max_retries=0``."""
+    from haystack.utils import Secret
+
+    from aiml_agent.generator import AIMLAPIChatGenerator
+    from aiml_agent.testing.server import ScriptedServer
+
+    def make(script_or_server: Script | ScriptedServer | None = None, **generator_kwargs: Any) -> AIMLAPIChatGenerator:
+        server = script_or_server if isinstance(script_or_server, ScriptedServer) else scripted_server(script_or_server)
+        options: dict[str, Any] = {"api_key": Secret.from_token("test-key"), "max_retries": 0, **generator_kwargs}
+        return AIMLAPIChatGenerator(api_base_url=server.base_url, **options)
+
+    return make

@@ -23,6 +23,9 @@ real gateways differ from OpenAI: cost headers, reasoning fields, tool-call delt
 weak ETag (``If-None-Match`` gets ``304``). AIMLAPI's limits are simulated by
 ``ScriptedServer(script, max_concurrent=N)`` (429 above N requests in flight) and ``credits=K`` (403 once K
 requests were answered).
+
+The script format is shared with `ScriptedChatGenerator`, which plays the same scripts in process, with no HTTP
+(see :mod:`aiml_agent.testing._script`).
 """
 
 from __future__ import annotations
@@ -30,175 +33,34 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import socket
 import sys
 import threading
 import time
-import uuid
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from http import HTTPStatus
+from collections.abc import Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any
+
+from aiml_agent.testing._script import (
+    CHAT_PATH,
+    Reply,
+    Script,
+    ScriptExhausted,
+    ScriptItem,
+    ScriptItemError,
+    ScriptPlayer,
+    ToolCallReply,
+    encoded_content,
+    error_body,
+    phrase,
+)
 
 __all__ = ["RecordedRequest", "Reply", "ScriptedServer", "ToolCallReply"]
 
-CHAT_PATH = "/v1/chat/completions"
 MODELS_PATHS = ("/v1/models", "/models", "/api/v1/models")
-_FINGERPRINT = "fp_scripted"
 RATE_LIMITED_MESSAGE = "Too Many Requests"
 OUT_OF_CREDITS_MESSAGE = "You've run out of credits. Please top up your balance to continue."
-
-
-@dataclass
-class ToolCallReply:
-    """One tool call in a scripted reply.
-
-    :param name: The function name the "model" calls.
-    :param arguments: A dict (sent as JSON) or a raw string, sent as is (e.g. ``'{"tz": '`` to simulate
-        malformed JSON from the model).
-    :param id: The call id; ``None`` gives ``"call_N"``, numbered per server in the order calls are sent (``""``
-        is sent as is, as Gemini does).
-    """
-
-    name: str
-    arguments: dict[str, Any] | str = field(default_factory=dict)
-    id: str | None = None
-
-    @property
-    def arguments_json(self) -> str:
-        """The arguments string as it goes on the wire."""
-        if isinstance(self.arguments, str):
-            return self.arguments
-        return json.dumps(self.arguments, separators=(",", ":"), ensure_ascii=False)
-
-
-@dataclass
-class Reply:
-    """One scripted answer.
-
-    :param text: The assistant's text (``None``: no content).
-    :param tool_calls: Tool calls, sent with indexes 0, 1, ... in this order.
-    :param finish_reason: Defaults to ``"tool_calls"`` when there are tool calls, else ``"stop"``.
-    :param usage: Token usage sent as is; ``None`` gives deterministic counts: prompt tokens are the
-        whitespace-separated words of the request's messages, completion tokens the words of the reply's
-        text plus its tool calls' names and argument strings.
-    :param cost: AIMLAPI cost (e.g. ``{"credits_used": 42, "usd_spent": 0.000021}``), sent as top-level
-        ``"meta": {"usage": cost}`` (in a stream, on the last chunk before ``[DONE]``).
-    :param model: The model named in the answer; defaults to the request's ``model``.
-    :param status: HTTP status. A status >= 400 without `body` answers AIMLAPI's flat error body.
-    :param body: A raw body sent as is with `status`: JSON (e.g. OpenAI's ``{"error": {...}}`` shape), or a
-        str / bytes sent as plain text (e.g. a proxy's error page).
-    :param error_message: The ``message`` of the AIMLAPI flat error body (see `Reply.error`).
-    :param request_id: ``requestId`` of the error body; ``None`` gives a fresh uuid.
-    :param delay: Seconds to wait before answering.
-    :param chunk_delay: Seconds to wait between server-sent events of a streamed answer.
-    :param cut_after: For a streamed answer: close the connection after this many events, without
-        ``[DONE]`` and without ending the chunked body, so the client sees a broken stream.
-    :param headers: Extra response headers (e.g. ``{"retry-after": "0"}``).
-    :param cost_in: Where `cost` goes: ``"body"`` (``meta.usage``), ``"headers"`` (``x-aimlapi-credits-used`` /
-        ``x-aimlapi-usd-spent``, as AIMLAPI sends it on whole answers) or ``"both"``.
-    :param reasoning: Reasoning text, sent before the answer in the message's (or the deltas') `reasoning_field`.
-    :param reasoning_field: ``"reasoning_content"`` (DeepSeek, Qwen), ``"reasoning"`` (OpenRouter, Groq) or
-        ``"reasoning_details"`` (a list of ``{"type": "reasoning.text", "text": ...}``).
-    :param tool_call_index: How streamed tool-call deltas are numbered: ``"sequential"`` (OpenAI: 0, 1, ...),
-        ``"repeated"`` (every call ``0``), ``"missing"`` (no ``index``) or ``"whole"`` (no ``index``, each call
-        in one delta, as Gemini sends them).
-    :param events: For a streamed answer: these raw SSE ``data:`` payloads instead of the scripted reply's.
-    :param content_type: The content type of a raw `body` (default: JSON for data, text for str / bytes).
-    :param inference_id: The ``x-inference-id`` header; ``None`` gives ``"inf-N"``, numbered per server in the
-        order answers are sent (so that recording an unchanged run again gives the same file).
-    """
-
-    text: str | None = None
-    tool_calls: list[ToolCallReply] = field(default_factory=list)
-    finish_reason: str | None = None
-    usage: dict[str, Any] | None = None
-    cost: dict[str, Any] | None = None
-    model: str | None = None
-    status: int = 200
-    body: Any = None
-    error_message: str | None = None
-    request_id: str | None = None
-    delay: float = 0.0
-    chunk_delay: float = 0.0
-    cut_after: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    cost_in: Literal["body", "headers", "both"] = "body"
-    reasoning: str | None = None
-    reasoning_field: Literal["reasoning_content", "reasoning", "reasoning_details"] = "reasoning_content"
-    tool_call_index: Literal["sequential", "repeated", "missing", "whole"] = "sequential"
-    events: list[str] | None = None
-    content_type: str | None = None
-    inference_id: str | None = None
-
-    @classmethod
-    def error(
-        cls,
-        status: int,
-        message: str,
-        *,
-        request_id: str | None = None,
-        headers: dict[str, str] | None = None,
-        delay: float = 0.0,
-    ) -> Reply:
-        """An AIMLAPI error: ``{"message", "path", "requestId", "statusCode", "timestamp"}`` with `status`.
-
-        :param status: The HTTP status (e.g. 429, 500).
-        :param message: The body's ``message``.
-        :param request_id: The body's ``requestId``; ``None`` gives a fresh uuid.
-        :param headers: Extra response headers (e.g. ``{"retry-after": "1"}``).
-        :param delay: Seconds to wait before answering.
-        """
-        return cls(
-            status=status, error_message=message, request_id=request_id, headers=dict(headers or {}), delay=delay
-        )
-
-    @classmethod
-    def problem(
-        cls,
-        status: int,
-        message: str,
-        *,
-        title: str | None = None,
-        request_id: str | None = None,
-        error_name: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        """An AIMLAPI problem+json error: ``{"title", "status", "instance", "message", "requestId", "timestamp",
-        "error": {"name", "message"}}`` sent as ``application/problem+json``.
-
-        :param status: The HTTP status.
-        :param message: The ``message`` (and ``error.message``).
-        :param title: The ``title``; defaults to the status's reason phrase.
-        :param request_id: ``requestId``; ``None`` gives a fresh uuid.
-        :param error_name: ``error.name``; defaults to the phrase as an exception name ("BadRequestException").
-        :param headers: Extra response headers.
-        """
-        phrase = _phrase(status) or f"HTTP {status}"
-        request_id = request_id or str(uuid.uuid4())
-        body = {
-            "title": title or phrase,
-            "status": status,
-            "instance": CHAT_PATH,
-            "message": message,
-            "requestId": request_id,
-            "timestamp": _timestamp(),
-            "error": {"name": error_name or phrase.replace(" ", "") + "Exception", "message": message},
-        }
-        return cls(
-            status=status,
-            body=body,
-            content_type="application/problem+json; charset=utf-8",
-            headers={"x-request-id": request_id, **(headers or {})},
-        )
-
-
-ScriptItem = Reply | str
-Script = Sequence[ScriptItem] | Callable[[dict[str, Any]], ScriptItem]
 
 
 @dataclass(frozen=True)
@@ -210,58 +72,6 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any
     raw_body: bytes = b""
-
-
-def _words(value: Any) -> int:
-    """Whitespace-separated words in message content (a string or a list of text parts)."""
-    if isinstance(value, str):
-        return len(value.split())
-    if isinstance(value, list):
-        return sum(_words(part.get("text") if isinstance(part, dict) else part) for part in value)
-    return 0
-
-
-def _default_usage(body: dict[str, Any], reply: Reply) -> dict[str, int]:
-    messages: list[Any] = body["messages"] if isinstance(body.get("messages"), list) else []
-    prompt = sum(_words(m.get("content")) for m in messages if isinstance(m, dict))
-    completion = _words(reply.text) + sum(1 + len(c.arguments_json.split()) for c in reply.tool_calls)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-def _text_pieces(text: str) -> list[str]:
-    """Split text into word-sized deltas (each keeps its leading whitespace); they join back to `text`."""
-    return re.findall(r"\s*\S+|\s+", text)
-
-
-def _argument_pieces(arguments: str) -> list[str]:
-    """Split an arguments string into 2+ token-like fragments, as OpenAI streams them."""
-    pieces = re.findall(r"\w+|\s+|[^\w\s]+", arguments)
-    if len(pieces) == 1 and len(arguments) > 1:
-        half = len(arguments) // 2
-        pieces = [arguments[:half], arguments[half:]]
-    return pieces
-
-
-def _timestamp() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _cost_headers(cost: dict[str, Any]) -> dict[str, str]:
-    """AIMLAPI's cost headers: credits an integer, dollars a decimal string such as ``0.001240000``."""
-    headers = {}
-    if cost.get("credits_used") is not None:
-        headers["x-aimlapi-credits-used"] = str(cost["credits_used"])
-    if cost.get("usd_spent") is not None:
-        headers["x-aimlapi-usd-spent"] = f"{float(cost['usd_spent']):.9f}"
-    return headers
-
-
-def _phrase(status: int) -> str:
-    """The HTTP reason phrase ("" for a non-standard status such as 599)."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -317,27 +127,11 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(reply.delay)
         finally:
             owner._leave()  # before answering: a client that got its answer may send the next request at once
-        headers = {"x-inference-id": reply.inference_id or owner._next_inference_id()}
-        if "x-client-request-id" in request.headers:
-            headers["x-client-request-id"] = request.headers["x-client-request-id"]
-        headers.update(reply.headers)
-        if reply.status >= 400 or reply.body is not None:
-            content = (
-                reply.body
-                if reply.body is not None
-                else self._error_body(
-                    reply.status,
-                    reply.error_message or _phrase(reply.status) or f"HTTP {reply.status}",
-                    reply.request_id,
-                )
-            )
-            self._send_json(reply.status, content, headers, content_type=reply.content_type)
-        elif body.get("stream"):
-            self._send_stream(body, reply, headers)
+        answer = owner._script.answer(reply, body, request.headers, self.path)
+        if answer.events is not None:
+            self._send_stream(answer.events, reply, answer.headers)
         else:
-            if reply.cost is not None and reply.cost_in in ("headers", "both"):
-                headers.update(_cost_headers(reply.cost))
-            self._send_json(200, self.server.owner._completion(body, reply), headers)
+            self._send_json(answer.status, answer.content, answer.headers, content_type=answer.content_type)
 
     def _send_models(self, request: RecordedRequest) -> None:
         """The model catalogue with a weak ETag; ``304`` with no body when ``If-None-Match`` has that ETag."""
@@ -348,39 +142,29 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send_json(200, self.server.owner._models, {"etag": etag, "cache-control": "public, max-age=300"})
 
-    def _error_body(self, status: int, message: str, request_id: str | None = None) -> dict[str, Any]:
-        return {
-            "message": message,
-            "path": self.path,
-            "requestId": request_id or str(uuid.uuid4()),
-            "statusCode": status,
-            "timestamp": _timestamp(),
-        }
+    def _error_body(self, status: int, message: str) -> dict[str, Any]:
+        return error_body(status, message, self.path)
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
-        phrase = _phrase(status) or "Status"
-        lines = [f"HTTP/1.1 {status} {phrase}"] + [f"{k}: {v}" for k, v in headers.items()]
+        reason = phrase(status) or "Status"
+        lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in headers.items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _send_json(
         self, status: int, content: Any, extra: dict[str, str] | None = None, *, content_type: str | None = None
     ) -> None:
         """Send `content` as JSON (str / bytes: as is, as text, e.g. a proxy's HTML error page)."""
-        if isinstance(content, (str, bytes)):
-            data, kind = (content.encode() if isinstance(content, str) else content), "text/plain; charset=utf-8"
-        else:
-            data, kind = json.dumps(content).encode(), "application/json"
+        data, kind = encoded_content(content)
         headers = {"content-type": content_type or kind, "content-length": str(len(data)), **(extra or {})}
         self.wfile.write(self._head(status, headers) + data)  # one write: no Nagle/delayed-ACK stall
 
-    def _send_stream(self, body: dict[str, Any], reply: Reply, extra: dict[str, str]) -> None:
+    def _send_stream(self, events: Sequence[str], reply: Reply, extra: dict[str, str]) -> None:
         headers = {
             "content-type": "text/event-stream; charset=utf-8",
             "cache-control": "no-cache",
             "transfer-encoding": "chunked",
             **extra,
         }
-        events = reply.events if reply.events is not None else self.server.owner._events(body, reply)
         try:
             self.wfile.write(self._head(200, headers))
             for sent, event in enumerate(events):
@@ -437,15 +221,7 @@ class ScriptedServer:
         max_concurrent: int | None = None,
         credits: int | None = None,
     ) -> None:
-        self._function: Callable[[dict[str, Any]], ScriptItem] | None = None
-        self._replies: deque[ScriptItem] = deque()
-        if callable(script):
-            self._function = script
-        elif script is not None:
-            if isinstance(script, (str, Reply)):
-                raise TypeError("ScriptedServer(script) takes a list of replies or a function, not one reply")
-            self._replies.extend(script)
-        self._model = model
+        self._script = ScriptPlayer(script, owner="ScriptedServer", model=model)
         self._models = models
         self._max_concurrent = max_concurrent
         self._credits = credits
@@ -453,9 +229,6 @@ class ScriptedServer:
         self._refused = 0
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._served = 0
-        self._call_counter = 0
-        self._inference_counter = 0
         self._connections: set[socket.socket] = set()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -515,8 +288,7 @@ class ScriptedServer:
     @property
     def remaining(self) -> int:
         """Replies left in a list script (0 for a function script)."""
-        with self._lock:
-            return len(self._replies)
+        return self._script.remaining
 
     @property
     def refused(self) -> int:
@@ -526,10 +298,7 @@ class ScriptedServer:
 
     def add(self, *replies: ScriptItem) -> None:
         """Append replies to the script (a list script only)."""
-        if self._function is not None:
-            raise TypeError("ScriptedServer.add() needs a list script; this server answers with a function")
-        with self._lock:
-            self._replies.extend(replies)
+        self._script.add(replies)
 
     # -- used by the handler -----------------------------------------------------------------------
     def _track(self, conn: socket.socket, alive: bool) -> None:
@@ -544,7 +313,7 @@ class ScriptedServer:
         """Count a chat request in flight, or record it and return the 403 / 429 that refuses it."""
         with self._lock:
             refusal = None
-            if self._credits is not None and self._served >= self._credits:
+            if self._credits is not None and self._script.served >= self._credits:
                 refusal = Reply.error(403, OUT_OF_CREDITS_MESSAGE)
             elif self._max_concurrent is not None and self._in_flight >= self._max_concurrent:
                 refusal = Reply.error(429, RATE_LIMITED_MESSAGE)
@@ -560,123 +329,17 @@ class ScriptedServer:
             self._in_flight -= 1
 
     def _next_reply(self, request: RecordedRequest) -> Reply:
-        """Record `request` and take its reply (in one step, so requests[i] got the i-th reply)."""
+        """Record `request` and take its reply (in one step, so requests[i] got the i-th reply); what goes wrong
+        with the script (exhausted, a function that raised, a wrong item) is answered as a 500 saying so."""
         with self._lock:
             self._requests.append(request)
-            if self._function is None:
-                if not self._replies:
-                    return Reply.error(
-                        500,
-                        f"ScriptedServer script exhausted: no reply left for request "
-                        f"#{len(self._requests)} ({self._served} requests served)",
-                    )
-                item: ScriptItem | None = self._replies.popleft()
-            else:
-                item = None
-            self._served += 1
-        if item is None:
             try:
-                item = self._function(request.body)  # type: ignore[misc]
-            except Exception as exc:
-                return Reply.error(500, f"ScriptedServer script function raised {exc!r}")
-        if isinstance(item, str):
-            return Reply(text=item)
-        if not isinstance(item, Reply):
-            return Reply.error(500, f"ScriptedServer script item must be a Reply or str, got {item!r}")
-        return item
-
-    def _next_inference_id(self) -> str:
-        with self._lock:
-            self._inference_counter += 1
-            return f"inf-{self._inference_counter}"
-
-    def _call_ids(self, reply: Reply) -> list[str]:
-        with self._lock:
-            ids = []
-            for call in reply.tool_calls:
-                if call.id is None:
-                    self._call_counter += 1
-                ids.append(call.id if call.id is not None else f"call_{self._call_counter}")
-            return ids
-
-    def _base(self, body: dict[str, Any], reply: Reply, obj: str) -> dict[str, Any]:
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-            "object": obj,
-            "created": int(time.time()),
-            "model": reply.model or body.get("model") or self._model,
-            "service_tier": "default",
-            "system_fingerprint": _FINGERPRINT,
-        }
-
-    def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
-        if reply.reasoning is not None:
-            message[reply.reasoning_field] = _reasoning_value(reply, reply.reasoning)
-        if reply.tool_calls:
-            message["tool_calls"] = [
-                {"id": call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json}}
-                for call_id, c in zip(self._call_ids(reply), reply.tool_calls)
-            ]
-        result = self._base(body, reply, "chat.completion")
-        result["choices"] = [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop"),
-            }
-        ]
-        result["usage"] = reply.usage if reply.usage is not None else _default_usage(body, reply)
-        if reply.cost is not None and reply.cost_in in ("body", "both"):
-            result["meta"] = {"usage": reply.cost}
-        return result
-
-    def _events(self, body: dict[str, Any], reply: Reply) -> Iterator[str]:
-        """The SSE data payloads of a streamed reply, ending with ``[DONE]``."""
-        base = self._base(body, reply, "chat.completion.chunk")
-        options = body.get("stream_options")
-        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        chunks: list[dict[str, Any]] = []
-
-        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> None:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-            chunks.append({**base, "choices": [choice], **({"usage": None} if include_usage else {})})
-
-        chunk({"role": "assistant", "content": "" if reply.text is not None else None, "refusal": None})
-        for piece in _text_pieces(reply.reasoning or ""):
-            chunk({reply.reasoning_field: _reasoning_value(reply, piece)})
-        for piece in _text_pieces(reply.text or ""):
-            chunk({"content": piece})
-        for delta in _tool_call_deltas(reply, self._call_ids(reply)):
-            chunk({"tool_calls": [delta]})
-        chunk({}, reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop"))
-        if include_usage:
-            usage = reply.usage if reply.usage is not None else _default_usage(body, reply)
-            chunks.append({**base, "choices": [], "usage": usage})
-        if reply.cost is not None:
-            chunks[-1]["meta"] = {"usage": reply.cost}  # a stream has no headers after its start: always in the body
-        for item in chunks:
-            yield json.dumps(item)
-        yield "[DONE]"
-
-
-def _reasoning_value(reply: Reply, text: str) -> Any:
-    """Reasoning text as `reply.reasoning_field` carries it (a list of detail objects for ``reasoning_details``)."""
-    if reply.reasoning_field == "reasoning_details":
-        return [{"type": "reasoning.text", "text": text, "format": "unknown", "index": 0}]
-    return text
-
-
-def _tool_call_deltas(reply: Reply, call_ids: list[str]) -> Iterator[dict[str, Any]]:
-    """The streamed tool-call deltas of a reply, numbered as `Reply.tool_call_index` says."""
-    for position, (call_id, call) in enumerate(zip(call_ids, reply.tool_calls)):
-        mode = reply.tool_call_index
-        index = {"index": position} if mode == "sequential" else {"index": 0} if mode == "repeated" else {}
-        head = {**index, "id": call_id, "type": "function"}
-        if mode == "whole":
-            yield {**head, "function": {"name": call.name, "arguments": call.arguments_json}}
-            continue
-        yield {**head, "function": {"name": call.name, "arguments": ""}}
-        for piece in _argument_pieces(call.arguments_json):
-            yield {**index, "function": {"arguments": piece}}
+                item = self._script.next_item(len(self._requests))
+            except ScriptExhausted as exhausted:
+                return Reply.error(500, str(exhausted))
+        try:
+            return self._script.reply_for(item, request.body)
+        except ScriptItemError as wrong:
+            return Reply.error(500, str(wrong))
+        except Exception as exc:
+            return Reply.error(500, f"ScriptedServer script function raised {exc!r}")
