@@ -49,11 +49,11 @@ class Usage:
         cost: Mapping[str, Any] = raw_cost if isinstance(raw_cost, Mapping) else {}
         return cls(
             requests=1,
-            prompt_tokens=_number(tokens.get("prompt_tokens")) or 0,
-            completion_tokens=_number(tokens.get("completion_tokens")) or 0,
-            total_tokens=_number(tokens.get("total_tokens")) or 0,
-            credits_used=_number(cost.get("credits_used")),
-            usd_spent=_number(cost.get("usd_spent")),
+            prompt_tokens=reported_number(tokens.get("prompt_tokens")) or 0,
+            completion_tokens=reported_number(tokens.get("completion_tokens")) or 0,
+            total_tokens=reported_number(tokens.get("total_tokens")) or 0,
+            credits_used=reported_number(cost.get("credits_used")),
+            usd_spent=reported_number(cost.get("usd_spent")),
         )
 
     def __add__(self, other: Usage) -> Usage:
@@ -87,7 +87,7 @@ class Usage:
         return data
 
 
-def _number(value: Any) -> Any:
+def reported_number(value: Any) -> Any:
     """A reported number (int, float, or a numeric string such as AIMLAPI's ``"0.001240000"``), else None."""
     if isinstance(value, bool):
         return None

@@ -29,6 +29,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from aiml_agent import _observe
+from aiml_agent.run_result import reported_number
 
 if TYPE_CHECKING:
     from haystack.dataclasses import ChatMessage, ToolCall
@@ -252,22 +253,9 @@ def _set_usage(span: Span, prompt: Any, completion: Any, credits: Any, usd: Any)
         ("aimlapi.cost.credits", credits),
         ("aimlapi.cost.usd", usd),
     ):
-        number = _number(value)
+        number = reported_number(value)
         if number is not None:
             span.set_attribute(attribute, number)
-
-
-def _number(value: Any) -> int | float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _set_if(span: Span, attribute: str, value: Any) -> None:
