@@ -362,9 +362,9 @@ def test_new_settings_survive_to_dict_and_from_dict() -> None:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("approval_handler", "aiml_agent.cli.target.load_tools"),
-        ("tool_error_formatter", "aiml_agent.cli.target.load_tools"),
-        ("tool_controls", {"quick": {"requires_approval": "aiml_agent.cli.target.load_tools"}}),
+        ("approval_handler", "aiml_agent.cli._shared.load_tools"),
+        ("tool_error_formatter", "aiml_agent.cli._shared.load_tools"),
+        ("tool_controls", {"quick": {"requires_approval": "aiml_agent.cli._shared.load_tools"}}),
     ],
 )
 def test_callables_of_the_package_are_never_loaded_from_data(key: str, value: Any) -> None:

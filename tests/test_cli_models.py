@@ -82,7 +82,7 @@ def test_tools_for_a_model_show_exactly_what_it_receives(tmp_path: Path, capsys:
     target = str(tmp_path / "weather.py")
     code, out, _ = call_cli(capsys, "tools", target, "--model", "google/gemini-2.5-flash", "--strict", "--json")
     sent = json.loads(out)
-    from aiml_agent.cli.target import load_tools
+    from aiml_agent.cli._shared import load_tools
 
     tools = load_tools(target).tools
     assert code == 0 and sent == tool_definitions(tools, True, profile_for("google/gemini-2.5-flash"))
