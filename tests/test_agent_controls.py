@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import generator_for
 from haystack.core.serialization import allow_deserialization_module
 from haystack.dataclasses import StreamingChunk
 from haystack.tools import Tool
 from haystack.utils import Secret
-from test_agent import generator_for
 
 from aiml_agent import (
     Agent,

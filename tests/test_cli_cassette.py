@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REAL_CASSETTES
-from test_cli import assert_one_line_error, run_cli
+from conftest import REAL_CASSETTES, assert_one_line_error, run_cli
 
 from aiml_agent.cli import main
 

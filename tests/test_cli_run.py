@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_cli import WEATHER_TOOLS, call_cli, isolated_imports, run_cli  # noqa: F401 - a fixture
+from conftest import WEATHER_TOOLS, call_cli, run_cli
 
 from aiml_agent.testing import RecordedRequest, Reply, ScriptedServer, ToolCallReply
 

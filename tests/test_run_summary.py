@@ -8,22 +8,11 @@ import json
 from typing import Any
 
 import pytest
-from conftest import generator_for
+from conftest import generator_for, get_weather
 from pydantic import BaseModel
 
 from aiml_agent import Agent, ToolRetry, tool
 from aiml_agent.testing import Reply, ScriptedChatGenerator, ScriptedServer, ToolCallReply, run_summary
-
-
-@tool
-def get_weather(city: str) -> str:
-    """The weather of a city.
-
-    :param city: The city.
-    """
-    if city == "Atlantis":
-        raise LookupError("Atlantis is not on the map")
-    return f"Sunny in {city}"
 
 
 @tool

@@ -21,7 +21,7 @@ from aiml_agent.cli._shared import PROG, CLIError, Parser, add_debug
 
 __all__ = ["CLIError", "build_parser", "main"]
 
-_COMMANDS = {module.__name__.rsplit(".", 1)[-1]: module for module in (tools, run, models, sessions, batch, cassette)}
+_COMMANDS = {"tools": tools, "run": run, "models": models, "sessions": sessions, "batch": batch, "cassette": cassette}
 
 _EXAMPLES = f"""examples:
   {PROG} tools my_tools.py --strict                  the tools as the model sees them (strict)
