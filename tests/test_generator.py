@@ -1,4 +1,6 @@
-"""AIMLAPIChatGenerator against ScriptedServer: every behaviour of issue 2, section 3."""
+"""AIMLAPIChatGenerator against ScriptedServer: its API (aimlapi-haystack's, plus ``tools_strict`` and ``profile``),
+replies and meta, streaming, generation kwargs, tools, cost, retries and timeouts, errors, serialization and secrets,
+HTTP clients."""
 
 from __future__ import annotations
 
@@ -56,10 +58,10 @@ def server():
         yield srv
 
 
-# ---- seed API --------------------------------------------------------------------------------------------
+# ---- the API of aimlapi-haystack's AIMLAPIChatGenerator, which this one keeps ------------------------------
 
 
-def test_init_signature_is_the_seeds_plus_tools_strict_and_profile():
+def test_init_signature_is_aimlapi_haystacks_plus_tools_strict_and_profile():
     params = inspect.signature(AIMLAPIChatGenerator.__init__).parameters
     names = [n for n in params if n != "self"]
     assert names == [
@@ -78,7 +80,7 @@ def test_init_signature_is_the_seeds_plus_tools_strict_and_profile():
 
 
 @pytest.mark.parametrize("method", ["run", "run_async"])
-def test_run_signature_is_the_seeds(method):
+def test_run_signature_is_aimlapi_haystacks(method):
     params = inspect.signature(getattr(AIMLAPIChatGenerator, method)).parameters
     assert [(n, p.kind.name, p.default) for n, p in params.items() if n != "self"] == [
         ("messages", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
@@ -401,7 +403,7 @@ def test_400_not_retried(server):
 
 def test_max_retries_from_env(server, monkeypatch):
     monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "2")
-    monkeypatch.setenv("OPENAI_MAX_RETRIES", "0")  # the seed read this one
+    monkeypatch.setenv("OPENAI_MAX_RETRIES", "0")  # aimlapi-haystack's generator reads this one
     server.add(Reply.error(503, "busy", headers=FAST_RETRY), Reply.error(502, "busy", headers=FAST_RETRY), "ok")
     generator = generator_for(server, max_retries=None)
     assert generator.run("Hi")["replies"][0].text == "ok"
@@ -670,7 +672,7 @@ def test_http_client_kwargs_still_build_haystacks_client(server):
     assert server.requests[0].headers["x-from-kwargs"] == "yes"
 
 
-# ---- review fixes: redacted tracebacks, one async client per event loop, settings fixed at client build ---
+# ---- no key in tracebacks, one async client per event loop, settings fixed when the client is built -------
 
 
 def test_redacted_key_is_not_in_the_traceback_either(server, monkeypatch):
