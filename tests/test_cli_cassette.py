@@ -162,3 +162,50 @@ def test_the_console_script_shows_a_real_cassette() -> None:
     assert '  assistant → get_weather({"city": "Paris"})  [call_aDdJTteHrpMdhdkEkyxjxEHH]' in result.stdout
     assert "  tool [call_aDdJTteHrpMdhdkEkyxjxEHH]: Sunny, 22C in Paris" in result.stdout
     assert "\x1b[" not in result.stdout
+
+
+def test_answers_are_read_as_the_generator_reads_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "parsed.yaml"
+    path.write_text(
+        textwrap.dedent("""\
+        interactions:
+        - request:
+            method: POST
+            uri: https://api.aimlapi.com/v1/chat/completions
+            headers: {}
+            body:
+              json: {model: google/gemini-2.5-flash, stream: true, messages: [{role: user, content: Both?}]}
+          response:
+            status: {code: 200, message: OK}
+            headers:
+              content-type: [text/event-stream]
+              x-aimlapi-credits-used: ['12']
+            body:
+              string: |+
+                data: {"choices":[{"index":0,"delta":{"tool_calls":[{"id":"","type":"function","function":{"name":"weather","arguments":"{\\"city\\":\\"Oslo\\"}"}}]}}]}
+
+                data: {"choices":[{"index":0,"delta":{"tool_calls":[{"id":"","type":"function","function":{"name":"weather","arguments":"{\\"city\\":\\"Rome\\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}
+
+                data: [DONE]
+
+        - request:
+            method: POST
+            uri: http://127.0.0.1:8000/mcp
+            headers: {}
+            body:
+              json: {jsonrpc: '2.0', id: 1, method: tools/list}
+          response:
+            status: {code: 200, message: OK}
+            headers: {}
+            body:
+              json: {jsonrpc: '2.0', id: 1, result: {tools: []}}
+    """)
+    )
+
+    out = show(path, capsys)
+
+    # Gemini's calls (empty ids, no index) stay two calls, as the agent gets them; the cost comes from the headers.
+    assert '  assistant → weather({"city": "Oslo"})\n  assistant → weather({"city": "Rome"})\n' in out
+    assert "  13 tokens (9 prompt + 4 completion) · cost 12 credits\n" in out
+    assert "── reply 2  (HTTP 200)\n  body: " in out and '"result":{"tools":[]}' in out  # not a chat completion
+    assert "total: 2 requests · 13 tokens (9 prompt + 4 completion) · cost 12 credits\n" in out

@@ -196,6 +196,8 @@ def _read_stream(exchange: Exchange, text: str, wire: Mapping[str, Any]) -> None
         if chunk.get("error"):  # the usage an error event may carry still counts
             exchange.error = _server_words(chunk)[0]
             chunk = {key: value for key, value in chunk.items() if key != "error"}
+        if "choices" not in chunk and "usage" not in chunk:  # not a chat completion chunk (e.g. MCP's JSON-RPC)
+            continue
         try:
             assembler.add(ChatCompletionChunk.construct(**chunk))
         except (AttributeError, TypeError, ValueError):
@@ -203,6 +205,8 @@ def _read_stream(exchange: Exchange, text: str, wire: Mapping[str, Any]) -> None
     if assembler.chunks:
         exchange.reply = chunks_to_message(assembler.chunks)
         with_wire(exchange.reply.meta, wire)
+    elif exchange.error is None:
+        exchange.raw = text
 
 
 # ---- the transcript ----------------------------------------------------------------------------------------
