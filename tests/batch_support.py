@@ -1,10 +1,13 @@
-"""What the batch tests share: a tool, the scripted model's answers, and agents pointed at a ScriptedServer.
+"""What the batch tests share: a tool, the scripted model's answers, agents pointed at a ScriptedServer, and a
+reader for the JSONL results.
 
 A module of its own (not a test file) so that Ray workers and subprocesses can import the tool by name.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from haystack.utils import Secret
@@ -50,3 +53,8 @@ def agent_for(server: ScriptedServer, *, key: Secret | None = None, **agent_kwar
     """An Agent on ``server``; the generator keeps its default retries (the batch turns them off itself)."""
     generator = AIMLAPIChatGenerator(api_key=key or Secret.from_token("test-key"), api_base_url=server.base_url)
     return Agent(generator, **agent_kwargs)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every line of a JSONL file (a batch's results), parsed."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

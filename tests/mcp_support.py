@@ -1,4 +1,5 @@
-"""What the MCP tests share: the demo server (tests/mcp_demo_server.py) started over stdio or HTTP, and checks."""
+"""What the MCP tests share: the demo server (tests/mcp_demo_server.py) started over stdio or HTTP, checks, and a
+function tool to mix with MCP tools."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ from typing import Any
 from aiml_agent.mcp import MCPToolset
 
 DEMO_SERVER = Path(__file__).with_name("mcp_demo_server.py")
+
+
+def local_time(city: str) -> str:
+    """The local time in a city.
+
+    :param city: The city.
+    """
+    return f"09:30 in {city}"
 
 
 def stdio_toolset(*extra_args: str, **options: Any) -> MCPToolset:

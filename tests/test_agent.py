@@ -441,18 +441,6 @@ def test_pipeline_loads_in_a_fresh_process_that_imported_only_the_generator_modu
     assert done.stdout.strip() == "restored"
 
 
-def test_usage_adds_up_and_keeps_cost_absent_until_reported() -> None:
-    from aiml_agent import Usage
-
-    first = Usage.of_reply({"usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
-    second = Usage.of_reply({"usage": {"total_tokens": 4}, "cost": {"credits_used": 7, "usd_spent": "0.000010"}})
-    total = first + second
-    assert (total.requests, total.prompt_tokens, total.total_tokens) == (2, 3, 9)
-    assert first.cost is None and total.credits_used == 7 and total.usd_spent == pytest.approx(0.00001)
-    assert total.to_dict()["cost"] == {"credits_used": 7, "usd_spent": pytest.approx(0.00001)}
-    assert "cost" not in first.to_dict()
-
-
 def test_plain_functions_are_made_tools_and_duplicate_names_are_refused() -> None:
     script = [Reply(tool_calls=[ToolCallReply("weather", {"city": "Oslo"})]), "ok"]
     with ScriptedServer(script) as server:

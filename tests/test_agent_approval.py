@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 import pytest
+from conftest import generator_for
 from haystack.dataclasses import ChatMessage, StreamingChunk
 from haystack.tools import Tool
-from test_agent import generator_for
 
 from aiml_agent import (
     Agent,

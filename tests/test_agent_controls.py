@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import generator_for
 from haystack.core.serialization import allow_deserialization_module
 from haystack.dataclasses import StreamingChunk
 from haystack.tools import Tool
 from haystack.utils import Secret
-from test_agent import generator_for
 
 from aiml_agent import (
     Agent,
@@ -310,11 +310,6 @@ def test_a_cost_limit_without_reported_cost_warns_once(caplog: pytest.LogCapture
     ) == 1
 
 
-def test_usage_limits_are_checked() -> None:
-    with pytest.raises(ValueError, match="max_requests must be a positive number"):
-        UsageLimits(max_requests=0)
-
-
 # ---- serialization -----------------------------------------------------------------------------------------------
 
 
@@ -362,9 +357,9 @@ def test_new_settings_survive_to_dict_and_from_dict() -> None:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("approval_handler", "aiml_agent.cli.target.load_tools"),
-        ("tool_error_formatter", "aiml_agent.cli.target.load_tools"),
-        ("tool_controls", {"quick": {"requires_approval": "aiml_agent.cli.target.load_tools"}}),
+        ("approval_handler", "aiml_agent.cli._shared.load_tools"),
+        ("tool_error_formatter", "aiml_agent.cli._shared.load_tools"),
+        ("tool_controls", {"quick": {"requires_approval": "aiml_agent.cli._shared.load_tools"}}),
     ],
 )
 def test_callables_of_the_package_are_never_loaded_from_data(key: str, value: Any) -> None:

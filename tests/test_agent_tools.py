@@ -19,6 +19,7 @@ from haystack.tools.errors import ToolInvocationError
 from aiml_agent.agent import Agent
 from aiml_agent.context import RunContext
 from aiml_agent.errors import ToolArgumentsError
+from aiml_agent.run_result import Step
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 from aiml_agent.tools import create_tool
 
@@ -182,6 +183,11 @@ def parallel_script(name: str, count: int) -> list[Any]:
     return [Reply(tool_calls=calls), "done"]
 
 
+def assert_concurrent(step: Step) -> None:
+    """The step's calls overlapped: the turn took less time than its calls did one after the other."""
+    assert step.tools_duration < sum(record.duration for record in step.tool_calls)
+
+
 def tool_results(result: dict[str, Any]) -> list[str]:
     return [m.tool_call_result.result for m in result["messages"] if m.tool_call_result is not None]
 
@@ -191,7 +197,7 @@ def test_eight_sync_tools_run_in_parallel() -> None:
         result = Agent(generator_for(server), [create_tool(slow_sync)]).run("go")
     assert tool_results(result) == [f"c{i}" for i in range(8)]
     assert OVERLAP.peak == 8  # the default concurrency runs all of them at once (Haystack's Agent: 4)
-    assert result["steps"][0].tools_duration < 0.9  # 8 x 0.3 s one after the other would be 2.4 s
+    assert_concurrent(result["steps"][0])
 
 
 def test_sixteen_async_tools_run_in_parallel_under_sync_run() -> None:
@@ -199,7 +205,7 @@ def test_sixteen_async_tools_run_in_parallel_under_sync_run() -> None:
         result = Agent(generator_for(server), [create_tool(slow_async)]).run("go")
     assert tool_results(result) == [f"c{i}/id{i}" for i in range(16)]
     assert OVERLAP.peak == 16
-    assert result["steps"][0].tools_duration < 0.9
+    assert_concurrent(result["steps"][0])
 
 
 async def test_sixteen_async_tools_run_in_parallel_under_run_async() -> None:
@@ -207,7 +213,7 @@ async def test_sixteen_async_tools_run_in_parallel_under_run_async() -> None:
         result = await Agent(generator_for(server), [create_tool(slow_async)]).run_async("go")
     assert tool_results(result) == [f"c{i}/id{i}" for i in range(16)]
     assert OVERLAP.peak == 16
-    assert result["steps"][0].tools_duration < 0.9
+    assert_concurrent(result["steps"][0])
 
 
 async def test_sync_run_works_inside_a_running_event_loop() -> None:
@@ -221,7 +227,8 @@ def test_tool_concurrency_limits_parallel_calls() -> None:
         result = Agent(generator_for(server), [create_tool(slow_sync)], tool_concurrency=2).run("go")
     assert tool_results(result) == ["c0", "c1", "c2", "c3"]
     assert OVERLAP.peak == 2
-    assert result["steps"][0].tools_duration >= 0.55  # two rounds of 0.3 s
+    step = result["steps"][0]  # two at a time: one of the two slots ran half the calls one after the other
+    assert step.tools_duration >= sum(record.duration for record in step.tool_calls) / 2
 
 
 # ---- sync turns without an event loop (one call inline, several on the shared pool) ----------------------
@@ -242,7 +249,7 @@ def test_sync_only_turn_runs_concurrently_each_call_with_its_own_context() -> No
         result = Agent(generator_for(server), [create_tool(sync_with_context)]).run("go")
     assert tool_results(result) == [f"c{i}/id{i}/True" for i in range(6)]  # call order, own RunContext, pool
     assert OVERLAP.peak == 6
-    assert result["steps"][0].tools_duration < 0.6  # 6 x 0.2 s one after the other would be 1.2 s
+    assert_concurrent(result["steps"][0])
 
 
 def test_raise_mode_on_a_sync_turn_raises_the_first_failure_in_call_order() -> None:

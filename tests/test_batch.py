@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batch_support import COST, agent_for, answer_script, lookup, question, tool_script
+from batch_support import COST, agent_for, answer_script, lookup, question, read_jsonl, tool_script
 from haystack.dataclasses import ChatMessage
 from haystack.utils import Secret
 from pydantic import BaseModel
@@ -25,10 +25,6 @@ from aiml_agent.testing import Reply, ScriptedServer
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries wait 5-10 ms instead of 0.25-0.5 s (then doubling), so storms end quickly."""
     monkeypatch.setattr(_retrying, "BACKOFF_BASE", 0.01)
-
-
-def lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def prompts(count: int) -> list[str]:
@@ -88,7 +84,7 @@ def test_structured_output_is_kept_typed_and_written_as_json(tmp_path: Path) -> 
         agent = agent_for(server, output_type=Answer)
         result = run_batch(agent, ["Rome", "Oslo"], checkpoint=checkpoint, progress=False)
         assert [item.output for item in result.items] == [Answer(city="Rome", stars=4), Answer(city="Oslo", stars=4)]
-        assert sorted(line["output"]["city"] for line in lines(checkpoint)) == ["Oslo", "Rome"]
+        assert sorted(line["output"]["city"] for line in read_jsonl(checkpoint)) == ["Oslo", "Rome"]
         resumed = run_batch(agent, ["Rome", "Oslo"], checkpoint=checkpoint, progress=False)
         assert len(server.requests) == 2  # nothing ran again
     assert resumed.items[0].output == Answer(city="Rome", stars=4)  # typed again when read back
@@ -228,7 +224,7 @@ def test_out_of_credits_stops_the_batch_and_a_rerun_finishes_it_without_repeatin
     assert first.stopped == "out_of_credits" and not first.complete
     assert first.stop_message is not None and "You've run out of credits" in first.stop_message
     assert [item.id for item in first.items] == [str(i) for i in range(7)]
-    assert [line["id"] for line in lines(checkpoint)] == [str(i) for i in range(7)]
+    assert [line["id"] for line in read_jsonl(checkpoint)] == [str(i) for i in range(7)]
 
     with ScriptedServer(answer_script()) as server:
         second = run_batch(agent_for(server), prompts(20), concurrency=4, checkpoint=checkpoint, progress=False)
@@ -237,7 +233,7 @@ def test_out_of_credits_stops_the_batch_and_a_rerun_finishes_it_without_repeatin
     assert second.complete and [item.text for item in second.items] == [f"answer: q{i}" for i in range(20)]
     assert (second.totals.items, second.totals.ok, second.totals.resumed) == (20, 20, 7)
     assert second.totals.usage.requests == 13  # this run's spending only
-    recorded = Counter(line["id"] for line in lines(checkpoint))
+    recorded = Counter(line["id"] for line in read_jsonl(checkpoint))
     assert recorded == Counter(str(i) for i in range(20))  # each id once: nothing lost, nothing twice
 
 
@@ -288,7 +284,7 @@ def test_errors_are_finished_unless_retry_errors(tmp_path: Path) -> None:
         assert len(server.requests) == 4
     assert [item.status for item in retried.items] == ["ok", "ok", "ok"]
     assert (retried.totals.resumed, retried.totals.error) == (2, 0)
-    assert [line["status"] for line in lines(checkpoint) if line["id"] == "1"] == ["error", "ok"]
+    assert [line["status"] for line in read_jsonl(checkpoint) if line["id"] == "1"] == ["error", "ok"]
 
 
 def test_a_line_cut_off_by_a_kill_is_dropped_and_its_item_runs_again(tmp_path: Path) -> None:
@@ -299,7 +295,7 @@ def test_a_line_cut_off_by_a_kill_is_dropped_and_its_item_runs_again(tmp_path: P
         result = run_batch(agent_for(server), prompts(3), checkpoint=checkpoint, progress=False)
         assert sorted(question(r.body) for r in server.requests) == ["q1", "q2"]
     assert [item.text for item in result.items] == ["answer: q0", "answer: q1", "answer: q2"]
-    recorded = lines(checkpoint)  # every line whole again, the cut one replaced
+    recorded = read_jsonl(checkpoint)  # every line whole again, the cut one replaced
     assert recorded[0]["id"] == "0" and sorted(line["id"] for line in recorded) == ["0", "1", "2"]
 
 
@@ -327,7 +323,7 @@ def test_ctrl_c_raises_batch_interrupted_with_what_finished(tmp_path: Path) -> N
     result = caught.value.result
     assert isinstance(caught.value, KeyboardInterrupt)
     assert result.stopped == "interrupted" and 4 <= result.totals.items < 200
-    assert sorted(item.id for item in result.items) == sorted(line["id"] for line in lines(checkpoint))
+    assert sorted(item.id for item in result.items) == sorted(line["id"] for line in read_jsonl(checkpoint))
     assert all(item.text == f"answer: q{item.index}" for item in result.items)
 
 
@@ -342,7 +338,7 @@ async def test_cancelling_the_async_batch_keeps_the_finished_items(tmp_path: Pat
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    recorded = lines(checkpoint)
+    recorded = read_jsonl(checkpoint)
     assert 5 <= len(recorded) < 200 and all(line["text"] == f"answer: q{line['index']}" for line in recorded)
 
 

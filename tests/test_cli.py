@@ -1,122 +1,25 @@
 """The ``aiml-agent`` command line, driven as a user drives it: the console script in a subprocess.
 
-Helpers and the ``tools`` command and bad input here; ``run`` in test_cli_run.py; ``cassette show`` in
-test_cli_cassette.py.
+Help, the ``tools`` command and bad input here; ``run`` in test_cli_run.py, ``cassette show`` in
+test_cli_cassette.py, and so on; the runners (``run_cli``, ``call_cli``) are in conftest.py.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REAL_CASSETTES
-
-WEATHER_TOOLS = '''
-"""Tools for the CLI tests."""
-from os.path import join  # imported helpers are not tools
-
-from pydantic import BaseModel
-
-
-class Place(BaseModel):
-    """A place on Earth."""
-
-    city: str
-    country: str | None = None
-
-
-def get_weather(city: str, unit: str = "celsius") -> str:
-    """Get the current weather for a city.
-
-    Args:
-        city: The city name.
-        unit: Temperature unit.
-    """
-    return f"Sunny, 22 {unit} in {city}"
-
-
-def get_time(tz: str, place: Place | None = None) -> str:
-    if tz.startswith("Mars"):
-        raise ValueError(f"unknown time zone {tz!r}")
-    return "12:00"
-
-
-def _helper() -> None:
-    """Private: not a tool."""
-'''
-
-
-def cli_command() -> list[str]:
-    """The installed ``aiml-agent`` console script (pyproject's entry point), exactly what a user runs."""
-    beside = Path(sys.executable).with_name("aiml-agent")
-    found = str(beside) if beside.is_file() else shutil.which("aiml-agent")
-    assert found, "the aiml-agent console script is not installed (pip install -e .)"
-    return [found]
-
-
-def run_cli(*args: str, cwd: Path | None = None, key: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the CLI with no API key (unless ``key``), no telemetry, output captured (not a terminal)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("AIMLAPI_API_KEY", "OPENAI_API_KEY", "NO_COLOR")}
-    env["HAYSTACK_TELEMETRY_ENABLED"] = "False"
-    if key is not None:
-        env["AIMLAPI_API_KEY"] = key
-    return subprocess.run(
-        [*cli_command(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    """A failure the CLI way: non-zero exit, one line on stderr naming the problem, no traceback."""
-    assert result.returncode != 0, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
-def call_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``main()`` in this process (cheaper than a subprocess where the process itself is not the point)."""
-    from aiml_agent.cli import main
-
-    try:
-        code = main(list(args))
-    except SystemExit as exit:
-        code = int(exit.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-@pytest.fixture
-def isolated_imports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Undo what in-process TARGET loading adds: sys.path entries and the modules loaded from tmp_path."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(tmp_path)):
-            del sys.modules[name]
-
-
-@pytest.fixture
-def weather_file(tmp_path: Path) -> Path:
-    path = tmp_path / "weather.py"
-    path.write_text(WEATHER_TOOLS)
-    return path
-
+from conftest import WEATHER_TOOLS, assert_one_line_error, call_cli, run_cli
 
 # ------------------------------------------------------------------------------------------------ help
 
 
-def test_help_and_cassette_show_do_not_import_haystack() -> None:
+def test_help_does_not_import_haystack() -> None:
     code = textwrap.dedent("""
         import sys
         from aiml_agent.cli import main
@@ -124,17 +27,11 @@ def test_help_and_cassette_show_do_not_import_haystack() -> None:
             main(["--help"])
         except SystemExit as exit:
             assert exit.code == 0
-        print("heavy:", sorted(m for m in ("haystack", "openai", "pydantic", "vcr") if m in sys.modules))
+        print("heavy:", sorted(m for m in ("haystack", "openai", "pydantic", "vcr", "yaml") if m in sys.modules))
     """)
-    cassette = REAL_CASSETTES / "test_openai_tool_output.yaml"
-    reading = code.replace('main(["--help"])', f"main(['cassette', 'show', {str(cassette)!r}])")
-    for snippet in (code, reading):
-        result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, check=True)
-        assert "heavy: []" in result.stdout
-        if snippet is code:
-            assert all(command in result.stdout for command in ("tools", "run", "cassette"))
-        else:
-            assert "get_user_country" in result.stdout
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "heavy: []" in result.stdout
+    assert all(command in result.stdout for command in ("tools", "run", "models", "sessions", "batch", "cassette"))
 
     for args, options in [
         (["tools", "--help"], ["--strict", "--json", "--check", "TARGET"]),
@@ -306,8 +203,11 @@ def test_bad_input_is_one_line_on_stderr_and_no_traceback(tmp_path: Path) -> Non
         (["run", "weather.py", "hi"], ["set AIMLAPI_API_KEY or pass --cassette"]),
         (["run", "weather.py", "hi", "--cassette", "none.yaml"], ["no such cassette: none.yaml"]),
         (["run", "weather.py", "hi", "--record"], ["--record needs --cassette"]),
-        (["cassette", "show", "bad.yaml"], ["bad.yaml is not valid YAML (line 2)"]),
-        (["cassette", "show", "other.yaml"], ["other.yaml is not a vcrpy cassette"]),
+        (["cassette", "show", "bad.yaml"], ["bad.yaml is not a valid cassette: not valid YAML at line 2"]),
+        (
+            ["cassette", "show", "other.yaml"],
+            ["other.yaml is not a valid cassette: the top level has no 'interactions'"],
+        ),
         (["cassette", "show", "gone.yaml"], ["no such file: gone.yaml"]),
         (["frobnicate"], ["invalid choice: 'frobnicate'"]),
     ]
@@ -328,7 +228,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_style_is_plain_unless_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from aiml_agent.cli.common import Style
+    from aiml_agent.cli._shared import Style
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -343,7 +243,7 @@ def test_style_is_plain_unless_a_terminal_without_no_color(monkeypatch: pytest.M
 
 
 def test_parameter_lines_follow_refs_only_to_where_they_point() -> None:
-    from aiml_agent.cli.schema_text import has_description, parameter_lines
+    from aiml_agent.cli.tools import has_description, parameter_lines
 
     inner = {"type": "object", "description": "A place.", "properties": {"city": {"type": "string"}}}
     schema = {
@@ -365,7 +265,7 @@ def test_parameter_lines_follow_refs_only_to_where_they_point() -> None:
 
 
 def test_loading_a_file_target_again_does_not_grow_sys_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aiml_agent.cli.target import load_module
+    from aiml_agent.cli._shared import load_module
 
     monkeypatch.setattr(sys, "path", list(sys.path))
     path = tmp_path / "plain_tools_for_path.py"

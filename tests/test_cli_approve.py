@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import call_cli, cli_command, isolated_imports  # noqa: F401 - a fixture
+from conftest import call_cli, cli_command
 
 from aiml_agent.testing import RecordedRequest, Reply, ScriptedServer, ToolCallReply
 

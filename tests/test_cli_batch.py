@@ -12,11 +12,10 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-from batch_support import answer_script, question
-from test_cli import call_cli, cli_command, isolated_imports  # noqa: F401 - a fixture
+from batch_support import answer_script, question, read_jsonl
+from conftest import call_cli, cli_command
 
 from aiml_agent.testing import Reply, ScriptedServer
 
@@ -61,10 +60,6 @@ def write_inputs(folder: Path, count: int) -> Path:
     return path
 
 
-def results(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "tools.py").write_text(TOOLS, encoding="utf-8")
@@ -86,7 +81,7 @@ def test_batch_writes_results_in_input_order_and_sums_up(folder: Path) -> None:
     assert lines[1].startswith("180 tokens (90 prompt + 90 completion) · cost 60 credits, $0.00003 · ")
     assert f"{refused} requests sent again" in lines[1] and refused > 0
     assert lines[2] == "results: out.jsonl (in input order)"
-    recorded = results(folder / "out.jsonl")
+    recorded = read_jsonl(folder / "out.jsonl")
     assert [line["id"] for line in recorded] == [f"q{i}" for i in range(30)]
     assert all(line["text"] == f"answer: question {i}" for i, line in enumerate(recorded))
     assert done.stderr == ""  # no progress bar off a terminal
@@ -102,14 +97,14 @@ def test_out_of_credits_stops_with_status_1_and_the_same_command_finishes(folder
     assert stopped.returncode == 1, stopped.stderr
     assert "stopped: out of credits (HTTP 403): AIMLAPI request failed: HTTP 403" in stopped.stdout
     assert "results so far: out.jsonl; run the same command again to go on from there" in stopped.stdout
-    assert len(results(folder / "out.jsonl")) == 12
+    assert len(read_jsonl(folder / "out.jsonl")) == 12
 
     with ScriptedServer(answer_script()) as server:
         finished = batch(folder, *args, "--base-url", server.base_url, AIMLAPI_API_KEY=KEY)
         assert len(server.requests) == 18
     assert finished.returncode == 0, finished.stderr
     assert "30 items · 30 ok · 0 failed · 12 from an earlier run" in finished.stdout
-    assert [line["id"] for line in results(folder / "out.jsonl")] == [f"q{i}" for i in range(30)]
+    assert [line["id"] for line in read_jsonl(folder / "out.jsonl")] == [f"q{i}" for i in range(30)]
 
 
 def test_a_killed_batch_resumes_with_no_item_lost_or_repeated(folder: Path) -> None:
@@ -137,7 +132,7 @@ def test_a_killed_batch_resumes_with_no_item_lost_or_repeated(folder: Path) -> N
         asked_again = [question(r.body) for r in server.requests[served:]]
     assert process.returncode == -signal.SIGKILL and served < 300
     assert rerun.returncode == 0, rerun.stderr
-    recorded = results(out)
+    recorded = read_jsonl(out)
     assert Counter(line["id"] for line in recorded) == Counter(f"q{i}" for i in range(300))  # once each
     assert all(line["text"] == f"answer: question {i}" for i, line in enumerate(recorded))
     assert len(finished) >= 40 and not {f"question {i}" for i in finished} & set(asked_again)
@@ -162,7 +157,7 @@ def test_ctrl_c_ends_with_a_summary_and_status_130(folder: Path) -> None:
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    finished = len(results(out))
+    finished = len(read_jsonl(out))
     assert 3 <= finished < 30
     assert stdout.splitlines()[0].startswith(f"batch: {finished} items · {finished} ok · 0 failed")
     assert "stopped: interrupted\nresults so far: out.jsonl; run the same command again" in stdout

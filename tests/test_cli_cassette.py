@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REAL_CASSETTES
-from test_cli import assert_one_line_error, run_cli
+from conftest import REAL_CASSETTES, assert_one_line_error, run_cli
 
 from aiml_agent.cli import main
 
@@ -90,6 +89,7 @@ def test_our_readable_layout_errors_and_python_tags(tmp_path: Path, capsys: pyte
         - request:
             method: POST
             uri: https://api.aimlapi.com/v1/chat/completions
+            headers: {}
             body:
               json:
                 model: openai/gpt-5-chat-latest
@@ -120,9 +120,11 @@ def test_our_readable_layout_errors_and_python_tags(tmp_path: Path, capsys: pyte
         - request:
             method: POST
             uri: https://api.aimlapi.com/v1/chat/completions
+            headers: {}
             body: !!python/unicode '{"model": "m", "messages": [{"role": "user", "content": "again"}]}'
           response:
             status: {code: 429, message: Too Many Requests}
+            headers: {}
             body:
               json: {message: Too many requests, path: /v1/chat/completions, requestId: r-9, statusCode: 429}
     """)
@@ -144,10 +146,12 @@ def test_malformed_cassettes_are_one_line_errors(tmp_path: Path) -> None:
     (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00garbage")
     (tmp_path / "tagged.yaml").write_text("interactions: !!python/object/apply:os.system ['echo hacked']\n")
 
-    assert_one_line_error(run_cli("cassette", "show", "no_request.yaml", cwd=tmp_path), "interaction 1 has no request")
-    assert_one_line_error(run_cli("cassette", "show", "binary.yaml", cwd=tmp_path), "binary.yaml is not a text file")
+    # The testing kit's format checks (the ones replays make) name the file and the fault.
+    no_request = run_cli("cassette", "show", "no_request.yaml", cwd=tmp_path)
+    assert_one_line_error(no_request, "no_request.yaml is not a valid cassette: interactions[0] has no 'request'")
+    assert_one_line_error(run_cli("cassette", "show", "binary.yaml", cwd=tmp_path), "binary.yaml", "not UTF-8 text")
     tagged = run_cli("cassette", "show", "tagged.yaml", cwd=tmp_path)
-    assert_one_line_error(tagged, "tagged.yaml is not valid YAML (line 1): refusing the YAML tag")
+    assert_one_line_error(tagged, "tagged.yaml", "not valid YAML at line 1", "could not determine a constructor")
     assert "hacked" not in tagged.stdout  # nothing in a cassette is ever executed
 
 
@@ -158,3 +162,50 @@ def test_the_console_script_shows_a_real_cassette() -> None:
     assert '  assistant → get_weather({"city": "Paris"})  [call_aDdJTteHrpMdhdkEkyxjxEHH]' in result.stdout
     assert "  tool [call_aDdJTteHrpMdhdkEkyxjxEHH]: Sunny, 22C in Paris" in result.stdout
     assert "\x1b[" not in result.stdout
+
+
+def test_answers_are_read_as_the_generator_reads_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "parsed.yaml"
+    path.write_text(
+        textwrap.dedent("""\
+        interactions:
+        - request:
+            method: POST
+            uri: https://api.aimlapi.com/v1/chat/completions
+            headers: {}
+            body:
+              json: {model: google/gemini-2.5-flash, stream: true, messages: [{role: user, content: Both?}]}
+          response:
+            status: {code: 200, message: OK}
+            headers:
+              content-type: [text/event-stream]
+              x-aimlapi-credits-used: ['12']
+            body:
+              string: |+
+                data: {"choices":[{"index":0,"delta":{"tool_calls":[{"id":"","type":"function","function":{"name":"weather","arguments":"{\\"city\\":\\"Oslo\\"}"}}]}}]}
+
+                data: {"choices":[{"index":0,"delta":{"tool_calls":[{"id":"","type":"function","function":{"name":"weather","arguments":"{\\"city\\":\\"Rome\\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}
+
+                data: [DONE]
+
+        - request:
+            method: POST
+            uri: http://127.0.0.1:8000/mcp
+            headers: {}
+            body:
+              json: {jsonrpc: '2.0', id: 1, method: tools/list}
+          response:
+            status: {code: 200, message: OK}
+            headers: {}
+            body:
+              json: {jsonrpc: '2.0', id: 1, result: {tools: []}}
+    """)
+    )
+
+    out = show(path, capsys)
+
+    # Gemini's calls (empty ids, no index) stay two calls, as the agent gets them; the cost comes from the headers.
+    assert '  assistant → weather({"city": "Oslo"})\n  assistant → weather({"city": "Rome"})\n' in out
+    assert "  13 tokens (9 prompt + 4 completion) · cost 12 credits\n" in out
+    assert "── reply 2  (HTTP 200)\n  body: " in out and '"result":{"tools":[]}' in out  # not a chat completion
+    assert "total: 2 requests · 13 tokens (9 prompt + 4 completion) · cost 12 credits\n" in out

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_cli import assert_one_line_error, call_cli, run_cli
+from conftest import assert_one_line_error, call_cli, run_cli
 
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_cli import call_cli, isolated_imports, run_cli  # noqa: F401 - a fixture
+from conftest import call_cli, run_cli
 
 SPLIT_BILL = '''
 def split_bill(total: float, people: int) -> str:

@@ -8,8 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from conftest import assert_one_line_error, run_cli
 from mcp_support import DEMO_SERVER, HTTPServer, process_gone
-from test_cli import assert_one_line_error, run_cli
 
 STDIO = shlex.join([sys.executable, str(DEMO_SERVER)])
 

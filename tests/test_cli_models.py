@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
 import pytest
-from test_cli import WEATHER_TOOLS, assert_one_line_error, call_cli, isolated_imports, run_cli  # noqa: F401 - fixture
+from conftest import WEATHER_TOOLS, assert_one_line_error, call_cli, run_cli, unreachable_base_url
 
 from aiml_agent._request import tool_definitions
 from aiml_agent.profiles import profile_for
@@ -24,12 +23,6 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     reset_catalogue()
     yield
     reset_catalogue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_models_lists_the_embedded_catalogue_with_what_each_accepts() -> None:
@@ -70,7 +63,7 @@ def test_models_refresh_fetches_and_caches(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_models_refresh_of_an_unreachable_server_warns_and_shows_the_snapshot() -> None:
-    result = run_cli("models", "--refresh", "--base-url", f"http://127.0.0.1:{free_port()}/v1")
+    result = run_cli("models", "--refresh", "--base-url", unreachable_base_url())
     assert result.returncode == 0
     assert result.stderr.startswith("warning: Could not refresh the model catalogue")
     assert "268 of 268 models" in result.stdout
@@ -82,7 +75,7 @@ def test_tools_for_a_model_show_exactly_what_it_receives(tmp_path: Path, capsys:
     target = str(tmp_path / "weather.py")
     code, out, _ = call_cli(capsys, "tools", target, "--model", "google/gemini-2.5-flash", "--strict", "--json")
     sent = json.loads(out)
-    from aiml_agent.cli.target import load_tools
+    from aiml_agent.cli._shared import load_tools
 
     tools = load_tools(target).tools
     assert code == 0 and sent == tool_definitions(tools, True, profile_for("google/gemini-2.5-flash"))
@@ -102,15 +95,8 @@ def test_tools_for_a_model_without_tool_calling_is_one_line(weather_file: Path) 
 
 def test_run_fails_at_once_when_nothing_listens(tmp_path: Path) -> None:
     (tmp_path / "weather.py").write_text(WEATHER_TOOLS)
-    base_url = f"http://127.0.0.1:{free_port()}/v1"
+    base_url = unreachable_base_url()
     started = time.perf_counter()
     result = run_cli("run", "weather.py", "Weather?", "--base-url", base_url, cwd=tmp_path, key="test-key")
     assert time.perf_counter() - started < 30  # with the default retries' waits it would still be quick; no waits
     assert_one_line_error(result, f"Connection to {base_url} failed", "[1 attempt")
-
-
-@pytest.fixture
-def weather_file(tmp_path: Path) -> Path:
-    path = tmp_path / "weather.py"
-    path.write_text(WEATHER_TOOLS)
-    return path

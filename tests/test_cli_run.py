@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_cli import WEATHER_TOOLS, call_cli, isolated_imports, run_cli  # noqa: F401 - a fixture
+from conftest import WEATHER_TOOLS, call_cli, run_cli
 
 from aiml_agent.testing import RecordedRequest, Reply, ScriptedServer, ToolCallReply
 
@@ -231,7 +231,7 @@ def test_an_api_error_is_one_line(
 
 def test_summary_line_names_cost_and_why_the_run_stopped() -> None:
     from aiml_agent import Usage
-    from aiml_agent.cli.run_output import summary_line
+    from aiml_agent.cli._run_terminal import summary_line
 
     result = {
         "steps": [object()] * 3,
@@ -244,7 +244,7 @@ def test_summary_line_names_cost_and_why_the_run_stopped() -> None:
 
 
 def test_usage_text_is_one_wording_for_every_command() -> None:
-    from aiml_agent.cli.common import usage_text
+    from aiml_agent.cli._shared import usage_text
 
     assert usage_text({"prompt_tokens": 7, "completion_tokens": 3}) == "10 tokens (7 prompt + 3 completion)"
     assert usage_text({"total_tokens": 12}) == "12 tokens"  # some servers send only the total

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import WEATHER_TOOLS, assert_one_line_error, call_cli, run_cli
 from haystack.dataclasses import ChatMessage, ToolCall
-from test_cli import WEATHER_TOOLS, assert_one_line_error, call_cli, run_cli
 
 from aiml_agent import SQLiteSession, Usage
 from aiml_agent.testing import RecordedRequest, Reply, ScriptedServer, ToolCallReply

@@ -1,15 +1,17 @@
-"""AIMLAPIChatGenerator against ScriptedServer: every behaviour of issue 2, section 3."""
+"""AIMLAPIChatGenerator against ScriptedServer: its API (aimlapi-haystack's, plus ``tools_strict`` and ``profile``),
+replies and meta, streaming, generation kwargs, tools, cost, retries and timeouts, errors, serialization and secrets,
+HTTP clients."""
 
 from __future__ import annotations
 
 import inspect
 import json
 import logging
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import generator_for, unreachable_base_url
 from haystack.components.generators.chat import OpenAIChatGenerator
 from haystack.core.serialization import allow_deserialization_module
 from haystack.dataclasses import ChatMessage, StreamingChunk
@@ -56,22 +58,10 @@ def server():
         yield srv
 
 
-def make(server: ScriptedServer, **kwargs: Any) -> AIMLAPIChatGenerator:
-    kwargs.setdefault("api_key", Secret.from_token("test-key"))
-    kwargs.setdefault("max_retries", 0)
-    return AIMLAPIChatGenerator(api_base_url=server.base_url, **kwargs)
+# ---- the API of aimlapi-haystack's AIMLAPIChatGenerator, which this one keeps ------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# ---- seed API --------------------------------------------------------------------------------------------
-
-
-def test_init_signature_is_the_seeds_plus_tools_strict_and_profile():
+def test_init_signature_is_aimlapi_haystacks_plus_tools_strict_and_profile():
     params = inspect.signature(AIMLAPIChatGenerator.__init__).parameters
     names = [n for n in params if n != "self"]
     assert names == [
@@ -90,7 +80,7 @@ def test_init_signature_is_the_seeds_plus_tools_strict_and_profile():
 
 
 @pytest.mark.parametrize("method", ["run", "run_async"])
-def test_run_signature_is_the_seeds(method):
+def test_run_signature_is_aimlapi_haystacks(method):
     params = inspect.signature(getattr(AIMLAPIChatGenerator, method)).parameters
     assert [(n, p.kind.name, p.default) for n, p in params.items() if n != "self"] == [
         ("messages", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
@@ -113,7 +103,7 @@ def test_api_key_must_be_a_secret():
 def test_text_reply_with_meta_and_headers(server):
     usage = {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
     server.add(Reply(text="Hello!", usage=usage, model="openai/gpt-4o"))
-    generator = make(server, model="openai/gpt-4o", extra_headers={"X-Custom": "yes", "X-Title": "MyApp"})
+    generator = generator_for(server, model="openai/gpt-4o", extra_headers={"X-Custom": "yes", "X-Title": "MyApp"})
 
     replies = generator.run([ChatMessage.from_user("Hi")])["replies"]
 
@@ -138,9 +128,9 @@ def test_text_reply_with_meta_and_headers(server):
 
 def test_default_headers_and_string_messages(server):
     server.add("Hi back")
-    assert make(server).run("Hi")["replies"][0].text == "Hi back"
+    assert generator_for(server).run("Hi")["replies"][0].text == "Hi back"
     assert not {"x-title", "http-referer"} & set(server.requests[0].headers)
-    assert make(server).run([]) == {"replies": []}
+    assert generator_for(server).run([]) == {"replies": []}
     assert len(server.requests) == 1
 
 
@@ -152,7 +142,7 @@ def test_streaming_with_sync_callback(server):
         Reply(text="A streamed answer in words", usage={"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8})
     )
     chunks: list[StreamingChunk] = []
-    reply = make(server).run("Hi", streaming_callback=chunks.append)["replies"][0]
+    reply = generator_for(server).run("Hi", streaming_callback=chunks.append)["replies"][0]
 
     assert reply.text == "A streamed answer in words"
     assert len([c for c in chunks if c.content]) >= 5  # one per word: chunks arrived one by one
@@ -170,7 +160,7 @@ async def test_streaming_with_async_callback(server):
     async def callback(chunk: StreamingChunk) -> None:
         seen.append(chunk.content)
 
-    reply = (await make(server).run_async("Hi", streaming_callback=callback))["replies"][0]
+    reply = (await generator_for(server).run_async("Hi", streaming_callback=callback))["replies"][0]
 
     assert reply.text == "Async streamed answer"
     assert len([s for s in seen if s]) == 3
@@ -181,7 +171,7 @@ async def test_streaming_with_async_callback(server):
 async def test_run_async_accepts_sync_callback_and_init_callback(server):
     server.add("one two", "three four")
     seen: list[str] = []
-    generator = make(server, streaming_callback=lambda c: seen.append(c.content))
+    generator = generator_for(server, streaming_callback=lambda c: seen.append(c.content))
     assert (await generator.run_async("Hi"))["replies"][0].text == "one two"
     assert generator.run("Hi")["replies"][0].text == "three four"
     assert "".join(seen) == "one twothree four"
@@ -189,7 +179,7 @@ async def test_run_async_accepts_sync_callback_and_init_callback(server):
 
 def test_stream_kwarg_streams_without_callback(server):
     server.add("streamed anyway")
-    reply = make(server, generation_kwargs={"stream": True}).run("Hi")["replies"][0]
+    reply = generator_for(server, generation_kwargs={"stream": True}).run("Hi")["replies"][0]
     assert reply.text == "streamed anyway"
     assert server.requests[0].body["stream"] is True
 
@@ -198,7 +188,7 @@ def test_stream_cut_off_raises(server):
     server.add(Reply(text="a long streamed answer that breaks", cut_after=2))
     chunks: list[StreamingChunk] = []
     with pytest.raises(AIMLAPIError, match=server.base_url):
-        make(server).run("Hi", streaming_callback=chunks.append)
+        generator_for(server).run("Hi", streaming_callback=chunks.append)
 
 
 def test_stream_closed_cleanly_without_finish_reason_raises():
@@ -213,7 +203,7 @@ def test_stream_closed_cleanly_without_finish_reason_raises():
 
 def test_generation_kwargs_merged_and_unknown_ones_reach_the_body(server):
     server.add("ok", "ok")
-    generator = make(server, generation_kwargs={"temperature": 0.1, "max_tokens": 10, "top_k": 5})
+    generator = generator_for(server, generation_kwargs={"temperature": 0.1, "max_tokens": 10, "top_k": 5})
 
     generator.run("Hi", generation_kwargs={"temperature": 0.7, "my_provider_flag": "x"})
     generator.run("Hi")
@@ -230,7 +220,7 @@ def test_generation_kwargs_merged_and_unknown_ones_reach_the_body(server):
 
 def test_n_and_response_format(server):
     server.add(Reply(text='{"city": "Paris", "population": 2100000}'))
-    generator = make(server, generation_kwargs={"n": 2, "response_format": CityAnswer})
+    generator = generator_for(server, generation_kwargs={"n": 2, "response_format": CityAnswer})
 
     reply = generator.run("Biggest city?")["replies"][0]
 
@@ -244,13 +234,13 @@ def test_n_and_response_format(server):
 
 def test_streaming_with_n_above_one_is_refused(server):
     with pytest.raises(ValueError, match="n=1"):
-        make(server).run("Hi", streaming_callback=print, generation_kwargs={"n": 2})
+        generator_for(server).run("Hi", streaming_callback=print, generation_kwargs={"n": 2})
     assert server.requests == []
 
 
 def test_extra_headers_from_generation_kwargs(server):
     server.add("ok")
-    make(server, extra_headers={"X-A": "init"}).run("Hi", generation_kwargs={"extra_headers": {"X-B": "run"}})
+    generator_for(server, extra_headers={"X-A": "init"}).run("Hi", generation_kwargs={"extra_headers": {"X-B": "run"}})
     headers = server.requests[0].headers
     assert (headers["x-a"], headers["x-b"]) == ("init", "run")
 
@@ -276,7 +266,7 @@ def assert_three_calls(reply: ChatMessage) -> None:
 
 def test_tool_calls_parsed(server):
     server.add(Reply(tool_calls=CALLS))
-    reply = make(server, tools=[WEATHER, TIME]).run("Weather and time?")["replies"][0]
+    reply = generator_for(server, tools=[WEATHER, TIME]).run("Weather and time?")["replies"][0]
     assert_three_calls(reply)
     sent = server.requests[0].body["tools"]
     assert [t["function"]["name"] for t in sent] == ["get_weather", "get_time"]
@@ -286,14 +276,14 @@ def test_tool_calls_parsed(server):
 def test_tool_calls_streamed(server):
     server.add(Reply(tool_calls=CALLS))
     chunks: list[StreamingChunk] = []
-    reply = make(server, tools=[WEATHER, TIME]).run("Weather?", streaming_callback=chunks.append)["replies"][0]
+    reply = generator_for(server, tools=[WEATHER, TIME]).run("Weather?", streaming_callback=chunks.append)["replies"][0]
     assert_three_calls(reply)
     assert sum(1 for c in chunks if c.tool_calls) > 3  # arguments arrived in fragments
 
 
 async def test_tool_calls_run_async(server):
     server.add(Reply(tool_calls=CALLS), Reply(tool_calls=CALLS))
-    generator = make(server, tools=[WEATHER, TIME])
+    generator = generator_for(server, tools=[WEATHER, TIME])
     assert_three_calls((await generator.run_async("Weather?"))["replies"][0])
 
     async def ignore(_: StreamingChunk) -> None:
@@ -304,7 +294,7 @@ async def test_tool_calls_run_async(server):
 
 def test_run_tools_override_and_empty_list_sends_none(server):
     server.add("a", "b", "c")
-    generator = make(server, tools=[WEATHER])
+    generator = generator_for(server, tools=[WEATHER])
     generator.run("Hi", tools=[])
     generator.run("Hi")
     generator.run("Hi", tools=[TIME])
@@ -316,7 +306,7 @@ def test_run_tools_override_and_empty_list_sends_none(server):
 
 def test_tools_strict_init_and_run_override(server):
     server.add("a", "b")
-    generator = make(server, tools=[WEATHER], tools_strict=True)
+    generator = generator_for(server, tools=[WEATHER], tools_strict=True)
     generator.run("Hi")
     generator.run("Hi", tools_strict=False)
     strict_fn, loose_fn = (r.body["tools"][0]["function"] for r in server.requests)
@@ -336,7 +326,7 @@ def test_malformed_tool_arguments_are_kept_and_logged(server, caplog):
         )
     )
     with caplog.at_level(logging.WARNING):
-        reply = make(server).run("Hi")["replies"][0]
+        reply = generator_for(server).run("Hi")["replies"][0]
     assert_malformed(reply)
     assert "c2" in caplog.text and '{"tz": ' in caplog.text
 
@@ -351,7 +341,7 @@ def test_malformed_tool_arguments_kept_when_streamed(server, caplog):
         )
     )
     with caplog.at_level(logging.WARNING):
-        reply = make(server).run("Hi", streaming_callback=lambda _: None)["replies"][0]
+        reply = generator_for(server).run("Hi", streaming_callback=lambda _: None)["replies"][0]
     assert_malformed(reply)
     assert "get_time" in caplog.text
 
@@ -371,17 +361,17 @@ COST = {"credits_used": 42, "usd_spent": 0.000021}
 
 def test_cost_in_meta(server):
     server.add(Reply(text="Done", cost=COST))
-    assert make(server).run("Hi")["replies"][0].meta["cost"] == COST
+    assert generator_for(server).run("Hi")["replies"][0].meta["cost"] == COST
 
 
 def test_cost_in_meta_when_streamed(server):
     server.add(Reply(text="Done here", cost=COST))
-    assert make(server).run("Hi", streaming_callback=lambda _: None)["replies"][0].meta["cost"] == COST
+    assert generator_for(server).run("Hi", streaming_callback=lambda _: None)["replies"][0].meta["cost"] == COST
 
 
 async def test_cost_in_meta_async_streamed(server):
     server.add(Reply(tool_calls=[ToolCallReply("get_time", {})], cost=COST))
-    reply = (await make(server).run_async("Hi", streaming_callback=lambda _: None))["replies"][0]
+    reply = (await generator_for(server).run_async("Hi", streaming_callback=lambda _: None))["replies"][0]
     assert reply.meta["cost"] == COST
     assert reply.tool_calls[0].tool_name == "get_time"
 
@@ -391,14 +381,14 @@ async def test_cost_in_meta_async_streamed(server):
 
 def test_5xx_retried_up_to_max_retries(server):
     server.add(Reply.error(500, "boom", headers=FAST_RETRY), Reply.error(500, "boom", headers=FAST_RETRY), "ok")
-    assert make(server, max_retries=2).run("Hi")["replies"][0].text == "ok"
+    assert generator_for(server, max_retries=2).run("Hi")["replies"][0].text == "ok"
     assert len(server.requests) == 3
 
 
 def test_429_retried_then_gives_up(server):
     server.add(*[Reply.error(429, "Too many requests", headers=FAST_RETRY, request_id="r-429")] * 3)
     with pytest.raises(AIMLAPIError) as info:
-        make(server, max_retries=1).run("Hi")
+        generator_for(server, max_retries=1).run("Hi")
     assert len(server.requests) == 2
     assert info.value.status_code == 429
     assert "r-429" in str(info.value)
@@ -407,15 +397,15 @@ def test_429_retried_then_gives_up(server):
 def test_400_not_retried(server):
     server.add(Reply.error(400, "Invalid model", request_id="req-400"), "never")
     with pytest.raises(AIMLAPIError):
-        make(server, max_retries=2).run("Hi")
+        generator_for(server, max_retries=2).run("Hi")
     assert len(server.requests) == 1
 
 
 def test_max_retries_from_env(server, monkeypatch):
     monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "2")
-    monkeypatch.setenv("OPENAI_MAX_RETRIES", "0")  # the seed read this one
+    monkeypatch.setenv("OPENAI_MAX_RETRIES", "0")  # aimlapi-haystack's generator reads this one
     server.add(Reply.error(503, "busy", headers=FAST_RETRY), Reply.error(502, "busy", headers=FAST_RETRY), "ok")
-    generator = make(server, max_retries=None)
+    generator = generator_for(server, max_retries=None)
     assert generator.run("Hi")["replies"][0].text == "ok"
     assert len(server.requests) == 3
     assert generator.client.retries == 2
@@ -426,7 +416,7 @@ def test_max_retries_argument_beats_env(server, monkeypatch):
     monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "5")
     server.add(Reply.error(500, "boom", headers=FAST_RETRY), "ok")
     with pytest.raises(AIMLAPIError):
-        make(server, max_retries=0).run("Hi")
+        generator_for(server, max_retries=0).run("Hi")
     assert len(server.requests) == 1
 
 
@@ -434,7 +424,7 @@ def test_timeout_from_env(server, monkeypatch):
     monkeypatch.setenv("AIMLAPI_TIMEOUT", "0.2")
     monkeypatch.setenv("OPENAI_TIMEOUT", "30")
     server.add(Reply(text="slow", delay=0.8))
-    generator = make(server)
+    generator = generator_for(server)
     with pytest.raises(AIMLAPIError, match="timed out") as info:
         generator.run("Hi")
     assert generator.client.timeout == 0.2
@@ -445,7 +435,7 @@ def test_timeout_from_env(server, monkeypatch):
 def test_invalid_env_number_is_named(server, monkeypatch):
     monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "many")
     with pytest.raises(ValueError, match="AIMLAPI_MAX_RETRIES"):
-        make(server, max_retries=None).run("Hi")
+        generator_for(server, max_retries=None).run("Hi")
 
 
 # ---- errors ----------------------------------------------------------------------------------------------
@@ -454,7 +444,7 @@ def test_invalid_env_number_is_named(server, monkeypatch):
 def test_aimlapi_flat_error_body(server):
     server.add(Reply.error(400, "Model foo/bar not found", request_id="req-123"))
     with pytest.raises(AIMLAPIError) as info:
-        make(server).run("Hi")
+        generator_for(server).run("Hi")
     error = info.value
     assert "400" in str(error) and "Model foo/bar not found" in str(error) and "req-123" in str(error)
     assert (error.status_code, error.server_message, error.request_id) == (400, "Model foo/bar not found", "req-123")
@@ -465,7 +455,7 @@ def test_openai_error_body(server):
     body = {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "bad_key"}}
     server.add(Reply(status=401, body=body))
     with pytest.raises(AIMLAPIError) as info:
-        make(server).run("Hi")
+        generator_for(server).run("Hi")
     assert "401" in str(info.value) and "Incorrect API key provided" in str(info.value)
     assert info.value.server_message == "Incorrect API key provided"
 
@@ -473,18 +463,18 @@ def test_openai_error_body(server):
 def test_error_on_streaming_request(server):
     server.add(Reply.error(503, "Upstream model unavailable", request_id="req-s"))
     with pytest.raises(AIMLAPIError, match="Upstream model unavailable") as info:
-        make(server).run("Hi", streaming_callback=lambda _: None)
+        generator_for(server).run("Hi", streaming_callback=lambda _: None)
     assert (info.value.status_code, info.value.request_id) == (503, "req-s")
 
 
 async def test_error_async(server):
     server.add(Reply.error(422, "Bad tools", request_id="req-a"))
     with pytest.raises(AIMLAPIError, match="req-a"):
-        await make(server).run_async("Hi")
+        await generator_for(server).run_async("Hi")
 
 
 def test_refused_connection_names_base_url():
-    base_url = f"http://127.0.0.1:{free_port()}/v1"
+    base_url = unreachable_base_url()
     generator = AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=base_url, max_retries=0)
     with pytest.raises(AIMLAPIError, match=base_url.replace(".", r"\.")):
         generator.run("Hi")
@@ -496,7 +486,7 @@ def test_openai_environment_settings_are_not_sent(server, monkeypatch):
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj_openai")
     monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "X-OpenAI-Gateway: gw-secret\nAuthorization: Bearer sk-openai-key")
     server.add("ok", "ok")
-    generator = make(server)
+    generator = generator_for(server)
     generator.run("Hi")
     generator.run("Hi", generation_kwargs={"extra_headers": {"OpenAI-Project": "mine"}})  # explicit ones still go
     for request in server.requests:
@@ -510,7 +500,7 @@ async def test_openai_environment_settings_are_not_sent_async(server, monkeypatc
     monkeypatch.setenv("OPENAI_ORG_ID", "org-openai")
     monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer sk-openai-key")
     server.add("ok")
-    await make(server).run_async("Hi")
+    await generator_for(server).run_async("Hi")
     assert server.requests[0].headers["authorization"] == "Bearer test-key"
     assert "openai-organization" not in server.requests[0].headers
 
@@ -591,7 +581,7 @@ def test_restored_pydantic_response_format_still_works(server):
 def test_key_never_leaks(server, monkeypatch):
     monkeypatch.setenv("AIMLAPI_API_KEY", FAKE_KEY)
     server.add("ok", Reply.error(401, f"Key {FAKE_KEY} is not valid"))
-    generator = make(server, api_key=Secret.from_env_var("AIMLAPI_API_KEY"))
+    generator = generator_for(server, api_key=Secret.from_env_var("AIMLAPI_API_KEY"))
     generator.run("Hi")  # warm: the client now holds the key
     assert server.requests[0].headers["authorization"] == f"Bearer {FAKE_KEY}"
     assert FAKE_KEY not in json.dumps(generator.to_dict())
@@ -605,7 +595,7 @@ def test_key_never_leaks(server, monkeypatch):
 
 
 def test_token_key_never_leaks(server):
-    generator = make(server, api_key=Secret.from_token(FAKE_KEY))
+    generator = generator_for(server, api_key=Secret.from_token(FAKE_KEY))
     assert FAKE_KEY not in repr(generator)
     with pytest.raises(ValueError) as info:
         generator.to_dict()  # haystack refuses to serialize a token secret
@@ -617,7 +607,7 @@ def test_one_generator_serves_successive_event_loops() -> None:
     import asyncio
 
     with ScriptedServer(["first", "second"]) as server:
-        generator = make(server)
+        generator = generator_for(server)
         texts = [asyncio.run(generator.run_async([ChatMessage.from_user("Hi")]))["replies"][0].text for _ in range(2)]
     assert texts == ["first", "second"]
 
@@ -636,7 +626,7 @@ def test_default_clients_share_one_ssl_context_built_as_httpx2_does(server):
     from aiml_agent._http import default_ssl_context
 
     server.add("one", "two")
-    first, second = make(server), make(server)
+    first, second = generator_for(server), generator_for(server)
     assert first.run("Hi")["replies"][0].text == "one"
     second.warm_up()
     shared = _ssl_context_of(first.client)
@@ -649,7 +639,7 @@ async def test_async_client_shares_the_ssl_context(server):
     from aiml_agent._http import default_ssl_context
 
     server.add("async")
-    generator = make(server)
+    generator = generator_for(server)
     assert (await generator.run_async("Hi"))["replies"][0].text == "async"
     assert _ssl_context_of(generator.async_client) is default_ssl_context()
 
@@ -676,13 +666,13 @@ def test_http_client_kwargs_still_build_haystacks_client(server):
 
     server.add("ok")
     kwargs = {"headers": {"X-From-Kwargs": "yes"}, "limits": {"max_connections": 3}}
-    generator = make(server, http_client_kwargs=kwargs)
+    generator = generator_for(server, http_client_kwargs=kwargs)
     assert generator.run("Hi")["replies"][0].text == "ok"
     assert isinstance(generator.client._client, httpx.Client)  # haystack's init_http_client, not the shared one
     assert server.requests[0].headers["x-from-kwargs"] == "yes"
 
 
-# ---- review fixes: redacted tracebacks, one async client per event loop, settings fixed at client build ---
+# ---- no key in tracebacks, one async client per event loop, settings fixed when the client is built -------
 
 
 def test_redacted_key_is_not_in_the_traceback_either(server, monkeypatch):
@@ -692,7 +682,7 @@ def test_redacted_key_is_not_in_the_traceback_either(server, monkeypatch):
     monkeypatch.setenv("AIMLAPI_API_KEY", FAKE_KEY)
     server.add(Reply.error(401, f"Key {FAKE_KEY} is not valid", request_id="req-401"))
     with pytest.raises(AIMLAPIError) as info:
-        make(server, api_key=Secret.from_env_var("AIMLAPI_API_KEY")).run("Hi")
+        generator_for(server, api_key=Secret.from_env_var("AIMLAPI_API_KEY")).run("Hi")
     error = info.value
     assert "401" in str(error) and "req-401" in str(error) and "***" in str(error)
     assert FAKE_KEY not in "".join(traceback.format_exception(error))
@@ -703,7 +693,7 @@ def test_the_sdk_error_is_never_chained(server):
     """The SDK's exception holds the request, whose Authorization header has the key: it is never chained."""
     server.add(Reply.error(400, "Invalid model", request_id="req-400"))
     with pytest.raises(AIMLAPIError) as info:
-        make(server, api_key=Secret.from_token(FAKE_KEY)).run("Hi")
+        generator_for(server, api_key=Secret.from_token(FAKE_KEY)).run("Hi")
     assert info.value.__cause__ is None and info.value.__context__ is None
     assert (info.value.status_code, info.value.request_id, info.value.attempts) == (400, "req-400", 1)
 
@@ -778,7 +768,7 @@ def test_two_threads_with_their_own_event_loops_share_one_generator(monkeypatch)
             problems.append(f"{name}: {exc!r}")
 
     with ScriptedServer(echo) as server:
-        generator = make(server, timeout=5)  # a request sent on another loop's connection may hang
+        generator = generator_for(server, timeout=5)  # a request sent on another loop's connection may hang
         threads = [threading.Thread(target=worker, args=(generator,), name=name) for name in ("a", "b")]
         for thread in threads:
             thread.start()
@@ -795,7 +785,7 @@ def test_settings_are_fixed_when_the_client_is_built(server, monkeypatch):
     monkeypatch.setenv("AIMLAPI_TIMEOUT", "0.2")
     monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "0")
     server.add("warm", Reply(text="slow", delay=0.8))
-    generator = make(server, max_retries=None)
+    generator = generator_for(server, max_retries=None)
     assert generator.run("Hi")["replies"][0].text == "warm"
     monkeypatch.setenv("AIMLAPI_TIMEOUT", "99")
     monkeypatch.setenv("AIMLAPI_MAX_RETRIES", "not a number")  # not read again: the request still runs
@@ -805,7 +795,7 @@ def test_settings_are_fixed_when_the_client_is_built(server, monkeypatch):
 
 async def test_close_async_closes_this_loops_client_and_a_later_run_makes_a_new_one(server):
     server.add("one", "two", "three")
-    generator = make(server)
+    generator = generator_for(server)
     assert (await generator.run_async("Hi"))["replies"][0].text == "one"
     first = generator.async_client
     await generator.close_async()

@@ -10,27 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from conftest import generator_for
 from haystack.dataclasses import ChatMessage
-from haystack.utils import Secret
-from mcp_support import HTTPServer, stdio_toolset
+from mcp_support import HTTPServer, local_time, stdio_toolset
 
 from aiml_agent.agent import Agent
-from aiml_agent.generator import AIMLAPIChatGenerator
 from aiml_agent.mcp import MCPToolset
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 from aiml_agent.tools import create_tool
-
-
-def local_time(city: str) -> str:
-    """The local time in a city.
-
-    :param city: The city.
-    """
-    return f"09:30 in {city}"
-
-
-def generator_for(server: ScriptedServer) -> AIMLAPIChatGenerator:
-    return AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=server.base_url, max_retries=0)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from haystack.tools.errors import ToolInvocationError
 from haystack.utils import Secret
-from mcp_support import HTTPServer, tool
+from mcp_support import HTTPServer, local_time, tool
 
 from aiml_agent.agent import Agent
 from aiml_agent.errors import MCPConnectionError
@@ -26,14 +26,6 @@ from aiml_agent.tools import create_tool
 
 SERVER_KINDS = {"2026 protocol": (), "1.x-style server": ("--legacy",)}
 TOKEN = "mcp-secret-token-0123456789"
-
-
-def local_time(city: str) -> str:
-    """The local time in a city.
-
-    :param city: The city.
-    """
-    return f"09:30 in {city}"
 
 
 @pytest.mark.parametrize("extra", SERVER_KINDS.values(), ids=SERVER_KINDS.keys())

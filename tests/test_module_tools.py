@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 
 from aiml_agent.cli import main
-from aiml_agent.cli.target import load_module
+from aiml_agent.cli._shared import load_module
 from aiml_agent.errors import ToolDefinitionError
 from aiml_agent.toolset import Toolset
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import unreachable_base_url
 
 from aiml_agent.profiles import ModelProfile, current_catalogue, parse_models, profile_for, refresh_catalogue
 from aiml_agent.profiles._store import EMBEDDED, default_cache_dir, reset_catalogue
@@ -30,12 +30,6 @@ def fresh_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     reset_catalogue()
     yield
     reset_catalogue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ---- parsing ---------------------------------------------------------------------------------------------
@@ -228,7 +222,7 @@ def test_etag_gets_304_and_keeps_the_cache(tmp_path: Path) -> None:
 def test_unreachable_server_falls_back_to_cache_then_snapshot_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    dead = f"http://127.0.0.1:{free_port()}/v1"
+    dead = unreachable_base_url()
     with caplog.at_level(logging.WARNING, logger="aiml_agent.profiles"):
         embedded = refresh_catalogue(base_url=dead)
     assert embedded.source == "embedded" and len(embedded) == 268

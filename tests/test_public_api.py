@@ -1,4 +1,5 @@
-"""The public names DESIGN.md promises, importable from the package roots, and cheap to import."""
+"""The public names (``aiml_agent`` and ``aiml_agent.testing``), importable from the package roots, and cheap to
+import."""
 
 from __future__ import annotations
 

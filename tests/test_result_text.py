@@ -18,8 +18,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
+from conftest import generator_for
 from pydantic import BaseModel
-from test_agent import generator_for
 
 from aiml_agent import Agent, create_tool
 from aiml_agent._result_text import MAX_DEPTH, MAX_ITEMS, ResultTextError, result_to_text, truncate_text

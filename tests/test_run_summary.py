@@ -8,22 +8,11 @@ import json
 from typing import Any
 
 import pytest
-from conftest import generator_for
+from conftest import generator_for, get_weather
 from pydantic import BaseModel
 
 from aiml_agent import Agent, ToolRetry, tool
 from aiml_agent.testing import Reply, ScriptedChatGenerator, ScriptedServer, ToolCallReply, run_summary
-
-
-@tool
-def get_weather(city: str) -> str:
-    """The weather of a city.
-
-    :param city: The city.
-    """
-    if city == "Atlantis":
-        raise LookupError("Atlantis is not on the map")
-    return f"Sunny in {city}"
 
 
 @tool
@@ -113,11 +102,10 @@ def test_in_process_and_served_runs_of_one_script_summarize_equal(mode: str) -> 
     }
 
 
-def test_two_runs_differ_in_ids_and_durations_but_not_in_summary() -> None:
+def test_two_runs_differ_in_ids_but_not_in_summary() -> None:
     first = run_on(ScriptedChatGenerator(list(SCRIPT)), "sync")
     second = run_on(ScriptedChatGenerator(list(SCRIPT)), "sync")
     assert first["steps"][0].reply.meta["id"] != second["steps"][0].reply.meta["id"]
-    assert first["steps"][0].model_duration != second["steps"][0].model_duration
 
     text = json.dumps(run_summary(first), indent=2)
     assert text == json.dumps(run_summary(second), indent=2)  # same keys in the same order: a stable snapshot

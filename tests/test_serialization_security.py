@@ -21,7 +21,7 @@ import pytest
 from aiml_agent._haystack import SERIALIZABLE_MODULES
 
 #: Would run any module or .py file, given as the tool's argument: the gadget a crafted YAML looks for.
-LOADER = "aiml_agent.cli.target.load_module"
+LOADER = "aiml_agent.cli._shared.load_module"
 MARKER = "ran.txt"
 EVIL = f"from pathlib import Path\nPath(__file__).with_name({MARKER!r}).write_text('ran')\n"
 
@@ -71,7 +71,7 @@ def pipeline_yaml(component: dict[str, Any]) -> str:
 # Each case is a pipeline YAML; each must be refused when loaded, and nothing it names may run.
 CASES = {
     "function tool: the CLI loader": agent([function_tool(LOADER)]),
-    "function tool: the loader's file importer": agent([function_tool("aiml_agent.cli.target._import_file")]),
+    "function tool: the loader's file importer": agent([function_tool("aiml_agent.cli._shared._import_file")]),
     "function tool: a function of an allowlisted module": agent([function_tool("aiml_agent.tools.create_tool")]),
     "function tool: a classmethod of ours": agent([function_tool("aiml_agent.agent.Agent.from_dict")]),
     "haystack tool: the CLI loader": agent([haystack_tool(LOADER)]),
@@ -81,7 +81,7 @@ CASES = {
         "type": "aiml_agent.generator.AIMLAPIChatGenerator",
         "init_parameters": {"model": "m", "streaming_callback": LOADER},
     },
-    "a component class outside the allowlisted modules": {"type": "aiml_agent.cli.target.LoadedTools"},
+    "a component class outside the allowlisted modules": {"type": "aiml_agent.cli._shared.LoadedTools"},
     "a loader function as a component": {"type": LOADER, "init_parameters": {"spec": "evil.py"}},
     "a user module that is not allowed": agent([function_tool("evil.get_weather")]),
 }

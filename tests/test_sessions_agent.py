@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import generator_for, get_weather
 from haystack.dataclasses import ChatMessage, StreamingChunk, ToolCall
-from haystack.utils import Secret
 from pydantic import BaseModel
 
-from aiml_agent import Agent, AIMLAPIChatGenerator, AIMLAPIError, OutputValidationError, SQLiteSession, Usage, tool
+from aiml_agent import Agent, AIMLAPIError, OutputValidationError, SQLiteSession, Usage
 from aiml_agent.sessions import Session
 from aiml_agent.sessions._history import UNANSWERED_CALL_RESULT
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
@@ -23,21 +23,8 @@ from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 COST = {"credits_used": 42, "usd_spent": 0.000021}
 
 
-@tool
-def get_weather(city: str) -> str:
-    """Get the weather of a city.
-
-    Args:
-        city: The city.
-    """
-    return f"Sunny in {city}"
-
-
 def agent_for(server: ScriptedServer, **kwargs: Any) -> Agent:
-    generator = AIMLAPIChatGenerator(
-        api_key=Secret.from_token("test-key"), api_base_url=server.base_url, model="acme/model-1", max_retries=0
-    )
-    return Agent(generator, tools=[get_weather], **kwargs)
+    return Agent(generator_for(server, model="acme/model-1"), tools=[get_weather], **kwargs)
 
 
 def wire(messages: list[dict[str, Any]]) -> list[str]:

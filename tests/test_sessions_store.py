@@ -310,8 +310,8 @@ def test_a_database_of_a_newer_release_is_refused(tmp_path: Path) -> None:
 
 
 def hold_write_lock(path: Path, seconds: float) -> tuple[threading.Thread, threading.Event]:
-    """Another writer holding the database's write lock for ``seconds``."""
-    locked = threading.Event()
+    """Another writer holding the database's write lock for ``seconds``; the event is set once it let go."""
+    locked, released = threading.Event(), threading.Event()
 
     def hold() -> None:
         connection = sqlite3.connect(path, isolation_level=None)
@@ -319,24 +319,24 @@ def hold_write_lock(path: Path, seconds: float) -> tuple[threading.Thread, threa
         locked.set()
         time.sleep(seconds)
         connection.execute("COMMIT")
+        released.set()
         connection.close()
 
     thread = threading.Thread(target=hold)
     thread.start()
     locked.wait(10)
-    return thread, locked
+    return thread, released
 
 
 def test_a_save_waits_for_another_writer_longer_than_sqlites_busy_handler(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     session = SQLiteSession("s", path, timeout=20)
-    thread, _ = hold_write_lock(path, 1.6)  # past the one second SQLite's busy handler waits: retried after
-    started = time.monotonic()
+    thread, released = hold_write_lock(path, 1.6)  # past the one second SQLite's busy handler waits: retried after
     save(session, ChatMessage.from_user("after the lock"))
-    waited = time.monotonic() - started
+    saved_after_release = released.is_set()
     thread.join()
 
-    assert waited > 1.0  # it did wait, and then it was saved
+    assert saved_after_release  # it waited for the other writer, and then it was saved
     assert [m.text for m in session.messages()] == ["after the lock"]
 
 

@@ -669,6 +669,6 @@ def test_strict_module_loads_without_haystack() -> None:
     import subprocess
     import sys
 
-    code = "import sys, aiml_agent.strict, aiml_agent._provider_schemas, aiml_agent.cli.schema_text; print('haystack' in sys.modules)"
+    code = "import sys, aiml_agent.strict, aiml_agent._provider_schemas, aiml_agent.cli.tools; print('haystack' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

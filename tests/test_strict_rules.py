@@ -229,7 +229,7 @@ def doubling_chain(levels: int) -> dict[str, Any]:
 def test_ref_inlining_that_would_explode_shares_definitions_instead(levels: int) -> None:
     started = time.perf_counter()
     result = strict_and_checked(doubling_chain(levels))
-    assert time.perf_counter() - started < 20  # was 17 s (18 levels) and never (30 levels)
+    assert time.perf_counter() - started < 20  # inlining every reference: 17 s at 18 levels, no end at 30
     assert len(json.dumps(result)) < 300 * levels  # linear: one shared definition per (reference, siblings)
     valid = {"root": "leaf"}
     jsonschema.validate(valid, result)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import generator_for
 from pydantic import BaseModel
-from test_agent import generator_for
 
 from aiml_agent import Agent, Deny, ToolFailure, ToolRetry, format_tool_failure, tool
 from aiml_agent.errors import ToolArgumentsError

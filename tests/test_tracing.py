@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import generator_for
+from conftest import generator_for, get_weather
 from haystack import Pipeline, tracing
 from haystack.dataclasses import ChatMessage
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -23,17 +23,6 @@ from aiml_agent import Agent, create_tool
 from aiml_agent.testing import Reply, ScriptedServer, ToolCallReply
 
 COST = {"credits_used": 42, "usd_spent": 0.000021}
-
-
-def get_weather(city: str) -> str:
-    """Weather of a city.
-
-    Args:
-        city: The city.
-    """
-    if city == "Atlantis":
-        raise LookupError("no such city")
-    return f"Sunny in {city}"
 
 
 @pytest.fixture

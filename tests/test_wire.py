@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import generator_for, get_weather, unreachable_base_url
 from haystack.dataclasses import StreamingChunk
 from haystack.tools import Tool
 from haystack.utils import Secret
@@ -27,10 +27,6 @@ COST = {"credits_used": 42, "usd_spent": 0.000021}
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def weather(city: str) -> str:
-    return f"Sunny in {city}"
-
-
 def clock(tz: str) -> str:
     return f"12:00 in {tz}"
 
@@ -42,24 +38,12 @@ TOOLS = [
         parameters={"type": "object", "properties": {arg: {"type": "string"}}, "required": [arg]},
         function=function,
     )
-    for name, arg, function in (("weather", "city", weather), ("clock", "tz", clock))
+    for name, arg, function in (("weather", "city", get_weather), ("clock", "tz", clock))
 ]
 PARALLEL = [
     ToolCallReply("weather", {"city": "Paris"}, id="call_a"),
     ToolCallReply("clock", {"tz": "CET"}, id="call_b"),
 ]
-
-
-def make(server: ScriptedServer, **kwargs: Any) -> AIMLAPIChatGenerator:
-    kwargs.setdefault("api_key", Secret.from_token("test-key"))
-    kwargs.setdefault("max_retries", 0)
-    return AIMLAPIChatGenerator(api_base_url=server.base_url, **kwargs)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run(generator: AIMLAPIChatGenerator, mode: str, **kwargs: Any) -> Any:
@@ -83,7 +67,7 @@ MODES = ["sync", "async", "stream", "agent"]
 def test_problem_json_error(mode: str) -> None:
     with ScriptedServer([Reply.problem(422, "Unsupported value: 'tools[0].type'", request_id="req-pj")]) as server:
         with pytest.raises(AIMLAPIError) as info:
-            run(make(server), mode)
+            run(generator_for(server), mode)
     error = info.value
     assert (error.status_code, error.request_id, error.attempts) == (422, "req-pj", 1)
     assert error.server_message == "Unsupported value: 'tools[0].type'"
@@ -96,7 +80,7 @@ def test_flat_error_with_status_code_number_or_string(status_code: Any) -> None:
             "statusCode": status_code, "timestamp": "2025-03-11T07:13:27.813Z"}  # fmt: skip
     with ScriptedServer([Reply(status=429, body=body)]) as server:
         with pytest.raises(AIMLAPIError) as info:
-            make(server).run("Hi")
+            generator_for(server).run("Hi")
     assert (info.value.status_code, info.value.request_id) == (429, "req-flat")
     assert info.value.server_message == "Free-tier limit reached"
 
@@ -109,7 +93,7 @@ def test_body_validation_error_keeps_its_hints() -> None:
         errors = []
         for _ in range(2):
             with pytest.raises(AIMLAPIError) as info:
-                make(server).run("Hi")
+                generator_for(server).run("Hi")
             errors.append(info.value)
     assert errors[0].server_message == hints and "Expected 'user' | 'assistant'" in str(errors[0])
     assert errors[1].server_message.splitlines() == listed["message"]
@@ -120,7 +104,7 @@ def test_403_out_of_credits_is_not_retried_and_says_so() -> None:
     message = "You've run out of credits. Please top up your balance"
     with ScriptedServer([Reply.problem(403, message, headers=FAST), "never"]) as server:
         with pytest.raises(AIMLAPIError) as info:
-            make(server, max_retries=3).run("Hi")
+            generator_for(server, max_retries=3).run("Hi")
         assert len(server.requests) == 1
     assert info.value.status_code == 403 and info.value.attempts == 1
     assert "out of credits" in str(info.value) and "not retried" in str(info.value)
@@ -129,7 +113,7 @@ def test_403_out_of_credits_is_not_retried_and_says_so() -> None:
 def test_attempts_are_counted_and_told() -> None:
     with ScriptedServer([Reply.error(429, "Too Many Requests", headers=FAST)] * 3) as server:
         with pytest.raises(AIMLAPIError) as info:
-            make(server, max_retries=2).run("Hi")
+            generator_for(server, max_retries=2).run("Hi")
         assert len(server.requests) == 3
     assert info.value.attempts == 3 and "[3 attempts" in str(info.value)
 
@@ -137,7 +121,7 @@ def test_attempts_are_counted_and_told() -> None:
 def test_server_may_forbid_a_retry() -> None:
     with ScriptedServer([Reply.error(500, "boom", headers={"x-should-retry": "false"}), "never"]) as server:
         with pytest.raises(AIMLAPIError, match=r"\[1 attempt"):
-            make(server, max_retries=3).run("Hi")
+            generator_for(server, max_retries=3).run("Hi")
         assert len(server.requests) == 1
 
 
@@ -147,7 +131,7 @@ def test_server_may_forbid_a_retry() -> None:
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_cost_from_headers_when_the_body_has_none(mode: str) -> None:
     with ScriptedServer([Reply(text="ok", cost=COST, cost_in="headers")]) as server:
-        reply = run(make(server), mode)
+        reply = run(generator_for(server), mode)
     assert reply.meta["cost"] == COST
 
 
@@ -158,7 +142,7 @@ def test_cost_in_the_body_wins_over_the_headers_and_agents_add_it_up() -> None:
         Reply(text="Sunny.", cost=body_cost, cost_in="both"),
     ]
     with ScriptedServer(script) as server:
-        result = Agent(make(server), tools=TOOLS).run("Weather?")
+        result = Agent(generator_for(server), tools=TOOLS).run("Weather?")
     assert result["steps"][0].reply.meta["cost"] == COST
     assert result["steps"][1].reply.meta["cost"] == body_cost  # "both": the body's meta.usage is used
     assert result["usage"].credits_used == 49
@@ -167,14 +151,14 @@ def test_cost_in_the_body_wins_over_the_headers_and_agents_add_it_up() -> None:
 
 def test_cost_of_a_stream_comes_in_its_last_event() -> None:
     with ScriptedServer([Reply(text="streamed", cost=COST, cost_in="headers")]) as server:
-        reply = run(make(server), "stream")
+        reply = run(generator_for(server), "stream")
     assert reply.meta["cost"] == COST
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_request_has_a_fresh_client_request_id_kept_with_the_inference_id(mode: str) -> None:
     with ScriptedServer([Reply(text="one", inference_id="inf-1"), "two"]) as server:
-        generator = make(server)
+        generator = generator_for(server)
         first, second = run(generator, mode), run(generator, mode)
         sent = [r.headers["x-client-request-id"] for r in server.requests]
     assert all(ID_PATTERN.match(value) for value in sent) and sent[0] != sent[1]
@@ -185,7 +169,7 @@ def test_every_request_has_a_fresh_client_request_id_kept_with_the_inference_id(
 
 def test_retries_of_one_call_share_its_client_request_id() -> None:
     with ScriptedServer([Reply.error(502, "bad gateway", headers=FAST), "ok"]) as server:
-        reply = make(server, max_retries=1).run("Hi")["replies"][0]
+        reply = generator_for(server, max_retries=1).run("Hi")["replies"][0]
         sent = {r.headers["x-client-request-id"] for r in server.requests}
     assert len(server.requests) == 2 and sent == {reply.meta["client_request_id"]}
 
@@ -193,8 +177,8 @@ def test_retries_of_one_call_share_its_client_request_id() -> None:
 def test_errors_carry_the_client_request_id_and_a_given_one_is_kept() -> None:
     with ScriptedServer([Reply.error(500, "boom"), "ok"]) as server:
         with pytest.raises(AIMLAPIError) as info:
-            make(server).run("Hi")
-        reply = make(server, extra_headers={"X-Client-Request-Id": "order-42"}).run("Hi")["replies"][0]
+            generator_for(server).run("Hi")
+        reply = generator_for(server, extra_headers={"X-Client-Request-Id": "order-42"}).run("Hi")["replies"][0]
         first, second = (r.headers["x-client-request-id"] for r in server.requests)
     assert info.value.client_request_id == first and first in str(info.value)
     assert second == "order-42" and reply.meta["client_request_id"] == "order-42"
@@ -203,7 +187,7 @@ def test_errors_carry_the_client_request_id_and_a_given_one_is_kept() -> None:
 def test_agent_steps_record_the_ids() -> None:
     script = [Reply(tool_calls=[PARALLEL[0]], inference_id="inf-a"), Reply(text="Sunny.", inference_id="inf-b")]
     with ScriptedServer(script) as server:
-        steps = Agent(make(server), tools=TOOLS).run("Weather?")["steps"]
+        steps = Agent(generator_for(server), tools=TOOLS).run("Weather?")["steps"]
         sent = [r.headers["x-client-request-id"] for r in server.requests]
     assert [s.client_request_id for s in steps] == sent
     assert [s.inference_id for s in steps] == ["inf-a", "inf-b"]
@@ -218,7 +202,7 @@ def test_agent_steps_record_the_ids() -> None:
 def test_parallel_streamed_calls_are_never_fused(numbering: str, asynchronous: bool) -> None:
     seen: list[StreamingChunk] = []
     with ScriptedServer([Reply(tool_calls=PARALLEL, tool_call_index=numbering)]) as server:
-        generator = make(server)
+        generator = generator_for(server)
         if asynchronous:
             reply = asyncio.run(generator.run_async("Hi", streaming_callback=seen.append))["replies"][0]
         else:
@@ -232,7 +216,7 @@ def test_parallel_streamed_calls_are_never_fused(numbering: str, asynchronous: b
 def test_gemini_style_whole_calls_with_empty_ids_stay_apart() -> None:
     calls = [ToolCallReply("weather", {"city": "Rome"}, id=""), ToolCallReply("weather", {"city": "Oslo"}, id="")]
     with ScriptedServer([Reply(tool_calls=calls, tool_call_index="whole"), "Both sunny."]) as server:
-        result = Agent(make(server), tools=TOOLS, streaming_callback=lambda _: None).run("Weather?")
+        result = Agent(generator_for(server), tools=TOOLS, streaming_callback=lambda _: None).run("Weather?")
     records = result["steps"][0].tool_calls
     assert [r.arguments for r in records] == [{"city": "Rome"}, {"city": "Oslo"}]
     assert [r.result for r in records] == ["Sunny in Rome", "Sunny in Oslo"]
@@ -246,7 +230,7 @@ def test_gemini_style_whole_calls_with_empty_ids_stay_apart() -> None:
 def test_reasoning_lands_in_reasoning_content(field: str, mode: str) -> None:
     thought = "The user greets me, so I greet back."
     with ScriptedServer([Reply(text="Hello!", reasoning=thought, reasoning_field=field)]) as server:
-        reply = run(make(server), mode)
+        reply = run(generator_for(server), mode)
     assert reply.text == "Hello!" and reply.reasoning is not None
     assert reply.reasoning.reasoning_text == thought
     if field == "reasoning_details":
@@ -270,7 +254,7 @@ NOT_JSON = [
 def test_a_200_answer_that_is_not_json(mode: str, answer: Reply) -> None:
     with ScriptedServer([answer]) as server:
         with pytest.raises(AIMLAPIError) as info:
-            run(make(server), mode)
+            run(generator_for(server), mode)
         base_url = server.base_url
     assert f"The answer from {base_url} is not JSON" in str(info.value) and info.value.attempts == 1
 
@@ -279,7 +263,7 @@ def test_a_200_answer_that_is_not_json(mode: str, answer: Reply) -> None:
 def test_a_streamed_event_that_is_not_json(mode: str) -> None:
     first = '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"}}]}'
     with ScriptedServer([Reply(events=[first, "{not json at all", "[DONE]"])]) as server:
-        generator = make(server)
+        generator = generator_for(server)
         with pytest.raises(AIMLAPIError) as info:
             if mode == "stream":
                 generator.run("Hi", streaming_callback=lambda _: None)
@@ -297,7 +281,7 @@ def test_an_answer_with_no_choice(mode: str) -> None:
     empty = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m", "choices": []}
     with ScriptedServer([Reply(body=empty)]) as server:
         with pytest.raises(AIMLAPIError) as info:
-            run(make(server), mode)
+            run(generator_for(server), mode)
     assert "returned no choice" in str(info.value)
 
 
@@ -306,7 +290,7 @@ def test_an_error_inside_a_stream() -> None:
     error = '{"error": {"code": 400, "message": "Token limit reached"}}'
     with ScriptedServer([Reply(events=[first, error, "[DONE]"])]) as server:
         with pytest.raises(AIMLAPIError) as info:
-            make(server).run("Hi", streaming_callback=lambda _: None)
+            generator_for(server).run("Hi", streaming_callback=lambda _: None)
     assert info.value.server_message == "Token limit reached" and "in the stream" in str(info.value)
 
 
@@ -364,7 +348,7 @@ def test_reachable_text_finds_a_key_in_the_sdks_own_exception() -> None:
 @pytest.mark.parametrize("mode", ["sync", "async", "agent"])
 def test_no_exception_reachable_from_the_error_holds_the_key(answer: Reply, mode: str) -> None:
     with ScriptedServer([answer]) as server:
-        generator = make(server, api_key=Secret.from_token(KEY), streaming_callback=lambda _: None)
+        generator = generator_for(server, api_key=Secret.from_token(KEY), streaming_callback=lambda _: None)
         with pytest.raises(AIMLAPIError) as info:
             run(generator, mode)
     error = info.value
@@ -375,9 +359,7 @@ def test_no_exception_reachable_from_the_error_holds_the_key(answer: Reply, mode
 
 
 def test_connection_errors_hold_no_key_either() -> None:
-    generator = AIMLAPIChatGenerator(
-        api_key=Secret.from_token(KEY), api_base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=0
-    )
+    generator = AIMLAPIChatGenerator(api_key=Secret.from_token(KEY), api_base_url=unreachable_base_url(), max_retries=0)
     with pytest.raises(AIMLAPIError) as info:
         generator.run("Hi")
     assert not [text for text in reachable_text(info.value) if KEY in text]
@@ -389,7 +371,7 @@ def test_connection_errors_hold_no_key_either() -> None:
 def test_refused_connection_is_retried_but_fails_fast_where_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     waits: list[int] = []
     monkeypatch.setattr(retries_module, "delay", lambda attempt, error: waits.append(attempt) or 0.0)
-    base_url = f"http://127.0.0.1:{free_port()}/v1"
+    base_url = unreachable_base_url()
     generator = AIMLAPIChatGenerator(api_key=Secret.from_token("test-key"), api_base_url=base_url, max_retries=2)
     with pytest.raises(AIMLAPIError) as info:
         generator.run("Hi")
@@ -404,7 +386,7 @@ def test_refused_connection_is_retried_but_fails_fast_where_asked(monkeypatch: p
 
 async def test_refused_connection_fails_fast_in_async_runs_too() -> None:
     generator = AIMLAPIChatGenerator(
-        api_key=Secret.from_token("test-key"), api_base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=5
+        api_key=Secret.from_token("test-key"), api_base_url=unreachable_base_url(), max_retries=5
     )
     with refused_connections_fail_fast(), pytest.raises(AIMLAPIError) as info:
         await generator.run_async("Hi")
@@ -413,7 +395,7 @@ async def test_refused_connection_fails_fast_in_async_runs_too() -> None:
 
 def test_timeouts_are_retried() -> None:
     with ScriptedServer([Reply(text="slow", delay=1.0), "fast"]) as server:
-        reply = make(server, timeout=0.3, max_retries=1).run("Hi")["replies"][0]
+        reply = generator_for(server, timeout=0.3, max_retries=1).run("Hi")["replies"][0]
     assert reply.text == "fast"
 
 

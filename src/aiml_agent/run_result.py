@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aiml_agent.context import RunContext
 
-if TYPE_CHECKING:  # annotations only: cassette_cmd sums usage without loading Haystack
+if TYPE_CHECKING:  # annotations only: importing Usage loads no Haystack (the CLI parser imports it)
     from haystack.dataclasses import ChatMessage, ToolCall
     from haystack.tools import Tool
 

@@ -1,13 +1,24 @@
-"""How ``aiml-agent run`` shows a run: streamed answer text, one block per tool call, a summary line."""
+"""What ``aiml-agent run`` shows and asks on the terminal: the streamed answer and each tool call as it runs
+(:class:`RunPrinter`), the closing summary, the ``--json`` result, and the ``--approve`` questions
+(:class:`TerminalApprover`).
+
+Questions and answers go through stderr and stdin, so ``--json`` output on stdout stays machine-readable.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, TextIO
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TextIO
 
-from aiml_agent.cli.common import Style, seconds_text, usage_text
+from aiml_agent.cli._shared import Style, indent, seconds_text, tool_call_arguments, usage_text
 from aiml_agent.run_result import Usage
+
+if TYPE_CHECKING:
+    from haystack.tools import Tool
+
+    from aiml_agent.approval import ApprovalDecision, PendingToolCall
 
 _RESULT_PREVIEW = 300
 
@@ -50,15 +61,15 @@ class RunPrinter:
         role = getattr(getattr(last, "role", None), "value", None)
         if text and role == "assistant" and not self.text_since_tools.strip():
             self._write(text)
-        self._end_line()
+        self.end_line()
 
     def _tool_result(self, chunk: Any, result: Any) -> None:
         call = result.origin
         duration = chunk.meta.get("duration") if isinstance(chunk.meta, dict) else None
         if not isinstance(duration, (int, float)):
             duration = time.perf_counter() - self.last_model_chunk
-        arguments = _arguments_text(call)
-        self._end_line()
+        arguments = tool_call_arguments(call)
+        self.end_line()
         if self.text_since_tools:
             self._write("\n")
             self.at_line_start = True
@@ -88,20 +99,10 @@ class RunPrinter:
         self.out.flush()
         self.at_line_start = text.endswith("\n")
 
-    def _end_line(self) -> None:
-        if not self.at_line_start:
-            self._write("\n")
-
     def end_line(self) -> None:
         """End the line being streamed (before something else, e.g. a question, is written)."""
-        self._end_line()
-
-
-def _arguments_text(call: Any) -> str:
-    extra = getattr(call, "extra", None) or {}
-    if "raw_arguments" in extra:
-        return f"<not valid JSON: {extra['raw_arguments']!r}>"
-    return json.dumps(call.arguments, ensure_ascii=False, default=str)
+        if not self.at_line_start:
+            self._write("\n")
 
 
 def _preview(text: str) -> str:
@@ -161,3 +162,84 @@ def _to_dict(value: Any) -> Any:
         if callable(getattr(value, method, None)):
             return getattr(value, method)()
     return value
+
+
+class TerminalApprover:
+    """An Agent ``approval_handler`` that asks ``y`` (run it), ``n`` (do not) or ``e`` (edit the arguments as JSON).
+
+    Edited arguments are checked against the tool before they are accepted; a bad edit is explained and asked
+    again. No answer (end of input) denies the call.
+
+    :param tools: The run's tools by name, to check edited arguments.
+    :param ask: Where questions go (stderr).
+    :param answers: Where answers come from (stdin).
+    :param before: Called before each question (ends the streamed output's line).
+    """
+
+    def __init__(
+        self, tools: Mapping[str, Tool], ask: TextIO, answers: TextIO, before: Callable[[], None] = lambda: None
+    ) -> None:
+        self.tools = tools
+        self.ask = ask
+        self.answers = answers
+        self.before = before
+        self.style = Style(ask)
+
+    def __call__(self, pending: PendingToolCall) -> ApprovalDecision:
+        from aiml_agent.approval import Deny, Edit
+
+        self.before()
+        shown = json.dumps(pending.arguments, ensure_ascii=False)
+        self._say(self.style("? ", "yellow") + self.style(pending.tool_name, "bold") + f"({shown}) needs your approval")
+        while True:
+            answer = self._read("  run it? [y]es / [n]o / [e]dit arguments: ")
+            if answer is None:
+                self._say("  (no answer: not run)")
+                return Deny("No answer was given on the terminal.")
+            choice = answer.strip().lower()
+            if choice in ("y", "yes"):
+                return True
+            if choice in ("n", "no"):
+                return False
+            if choice in ("e", "edit"):
+                arguments = self._edited(pending)
+                if arguments is not None:
+                    return Edit(arguments)
+                continue
+            self._say("  answer y, n or e")
+
+    def _edited(self, pending: PendingToolCall) -> dict[str, Any] | None:
+        """Arguments typed as JSON and checked against the tool; None (after saying why) when not usable."""
+        from aiml_agent.approval import check_arguments
+        from aiml_agent.tool_failure import field_error_lines
+
+        text = self._read("  new arguments as one JSON object: ")
+        if text is None:
+            return None
+        try:
+            arguments = json.loads(text)
+        except json.JSONDecodeError as error:
+            self._say(f"  not valid JSON ({error.msg}); try again")
+            return None
+        if not isinstance(arguments, dict):
+            self._say('  the arguments must be a JSON object, e.g. {"amount": 50}; try again')
+            return None
+        tool = self.tools.get(pending.tool_name)
+        errors = check_arguments(tool, arguments) if tool is not None else []
+        if errors:
+            self._say("  invalid arguments:\n" + indent(field_error_lines(errors), "    ") + "\n  try again")
+            return None
+        return arguments
+
+    def _read(self, question: str) -> str | None:
+        self.ask.write(question)
+        self.ask.flush()
+        line = self.answers.readline()
+        if not line:
+            self.ask.write("\n")
+            return None
+        return line.rstrip("\n")
+
+    def _say(self, text: str) -> None:
+        self.ask.write(text + "\n")
+        self.ask.flush()

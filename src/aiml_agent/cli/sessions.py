@@ -1,6 +1,6 @@
 """``aiml-agent sessions list | show ID | delete ID``: the conversations a database holds.
 
-``aiml-agent run ... --session ID`` continues one (see ``run_cmd``); this module also opens that session.
+``aiml-agent run ... --session ID`` continues one (see :mod:`.run`); this module also opens that session.
 The library is imported when a command runs, so building the parser stays cheap.
 """
 
@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aiml_agent.cli.common import CLIError, Style, seconds_text, usage_text
+from aiml_agent.cli._shared import CLIError, Style, add_debug, count_text, message_lines, seconds_text, usage_text
 
 if TYPE_CHECKING:
     from aiml_agent.sessions import RunRecord, SessionSummary, SQLiteSession
@@ -21,7 +20,7 @@ DEFAULT_DB = "conversations.db"
 DB_HELP = f"the conversation database (default: {DEFAULT_DB})"
 
 
-def add_parser(commands: Any, add_debug: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parser(commands: Any) -> None:
     """Add ``sessions`` and its actions to the command line's subparsers."""
     sessions = commands.add_parser(
         "sessions",
@@ -94,7 +93,7 @@ def _list(db: str, *, as_json: bool, style: Style) -> str:
         spent = usage_text(s.usage.to_dict(), s.usage.cost) or "-"
         rows.append((s.session_id, str(s.runs), str(s.messages), f"{s.last_run_at:%Y-%m-%d %H:%M}", spent))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [style(f"{db}: {_count(len(summaries), 'session')}", "bold")]
+    lines = [style(f"{db}: {count_text(len(summaries), 'session')}", "bold")]
     for number, row in enumerate(rows):
         cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].rjust(widths[2]), row[3].ljust(widths[3])]
         line = "  ".join([*cells, row[4]]).rstrip()
@@ -103,7 +102,6 @@ def _list(db: str, *, as_json: bool, style: Style) -> str:
 
 
 def _show(db: str, session_id: str, *, as_json: bool, style: Style) -> str:
-    from aiml_agent.cli.cassette_cmd import message_lines
     from aiml_agent.run_result import Usage
 
     session = _existing(db, session_id)
@@ -121,12 +119,8 @@ def _show(db: str, session_id: str, *, as_json: bool, style: Style) -> str:
 
     answered = {r.origin.id for m in messages for r in m.tool_call_results}
     paused = bool(runs) and runs[-1].exit_reason == "approval_required"
-    lines = [
-        style(
-            f"session {session_id} in {session.path}: {_count(len(runs), 'run')}, {_count(len(messages), 'message')}",
-            "bold",
-        )
-    ]
+    contents = f"{count_text(len(runs), 'run')}, {count_text(len(messages), 'message')}"
+    lines = [style(f"session {session_id} in {session.path}: {contents}", "bold")]
     start, total = 0, Usage()
     for number, run in enumerate(runs, 1):
         lines += ["", style(_run_header(number, run), "bold")]
@@ -138,11 +132,11 @@ def _show(db: str, session_id: str, *, as_json: bool, style: Style) -> str:
                     note = "waiting for approval" if waiting else "no result recorded"
                     lines.append(style(f"    ({call.tool_name} [{call.id}]: {note})", "yellow"))
         spent = usage_text(run.usage.to_dict(), run.cost)
-        lines.append("  " + style(" · ".join(filter(None, [_count(run.usage.requests, "request"), spent])), "dim"))
+        lines.append("  " + style(" · ".join(filter(None, [count_text(run.usage.requests, "request"), spent])), "dim"))
         start += run.messages
         total += run.usage
     spent = usage_text(total.to_dict(), total.cost)
-    lines += ["", style(" · ".join(filter(None, [f"total: {_count(total.requests, 'request')}", spent])), "bold")]
+    lines += ["", style(" · ".join(filter(None, [f"total: {count_text(total.requests, 'request')}", spent])), "bold")]
     return "\n".join(lines) + "\n"
 
 
@@ -150,7 +144,8 @@ def _delete(db: str, session_id: str) -> str:
     session = _existing(db, session_id)
     runs, messages = len(session.runs()), len(session.load())
     session.clear()
-    return f"deleted session {session_id} ({_count(runs, 'run')}, {_count(messages, 'message')}) from {session.path}\n"
+    contents = f"{count_text(runs, 'run')}, {count_text(messages, 'message')}"
+    return f"deleted session {session_id} ({contents}) from {session.path}\n"
 
 
 def _existing(db: str, session_id: str) -> SQLiteSession:
@@ -169,10 +164,6 @@ def _run_header(number: int, run: RunRecord) -> str:
         parts.append(run.model)
     parts += [seconds_text(run.duration), f"exit {run.exit_reason}"]
     return " · ".join(parts)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def _summary_json(summary: SessionSummary) -> dict[str, Any]:

@@ -14,9 +14,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from aiml_agent.cli.common import CLIError, Style, usage_text
-from aiml_agent.cli.target import load_module, load_tools
-from aiml_agent.testing.cassettes import KEY_ENV
+from aiml_agent.cli._shared import (
+    TARGET_HELP,
+    CLIError,
+    Style,
+    add_debug,
+    agent_for,
+    agent_tools,
+    load_module,
+    positive_int,
+    usage_text,
+)
 
 if TYPE_CHECKING:
     from aiml_agent.agent import Agent
@@ -29,6 +37,51 @@ _STOPPED = {
     "rate_limited": "only rate-limit (429) answers for a long time",
     "interrupted": "interrupted",
 }
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``batch`` to the command line's subparsers."""
+    batch = commands.add_parser(
+        "batch",
+        help="run an agent over every input of a JSONL file",
+        description="Run an agent once for every line of INPUTS (a prompt as a JSON string, or an object with "
+        "id, prompt or messages, deps), many at a time, appending each outcome to --out as it finishes. "
+        "Rerunning the same command resumes: inputs whose id is already in --out are skipped. A summary ends "
+        "the output. Exit status 0 when every input has an outcome, 1 when the batch stopped early (e.g. out "
+        "of credits), 130 when interrupted.",
+    )
+    batch.add_argument(
+        "target",
+        metavar="TARGET",
+        help=TARGET_HELP + " Or a module holding an Agent (TARGET:NAME, or a variable named 'agent'), used as it is.",
+    )
+    batch.add_argument("inputs", metavar="INPUTS", help="a JSONL file: one input a line")
+    batch.add_argument("--out", metavar="FILE", required=True, help="the results (JSONL), also the checkpoint")
+    batch.add_argument(
+        "--concurrency",
+        metavar="N|auto",
+        type=_concurrency,
+        default="auto",
+        help="items at once, or 'auto' to adapt to the server's rate limit (default)",
+    )
+    batch.add_argument("--ray", action="store_true", help="run on Ray workers (RAY_ADDRESS, else a local Ray)")
+    batch.add_argument("--model", metavar="M", help="model id (default: the generator's, openai/gpt-5-chat-latest)")
+    batch.add_argument("--base-url", metavar="URL", help="API base URL (default: https://api.aimlapi.com/v1)")
+    batch.add_argument("--system", metavar="TEXT", help="system prompt")
+    batch.add_argument("--strict", action="store_true", help="send tools with strict schemas")
+    batch.add_argument("--max-steps", metavar="N", type=positive_int, help="at most N model calls an input")
+    batch.add_argument("--retry-errors", action="store_true", help="run again the inputs that failed last time")
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
+    add_debug(batch)
+
+
+def _concurrency(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number of at least 1, got {text!r}") from None
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -83,24 +136,11 @@ def _agent(args: argparse.Namespace) -> Agent:
                 "(set those in the Agent, or pass a module of tools)"
             )
         return held
+    from aiml_agent.testing.cassettes import KEY_ENV
+
     if not os.environ.get(KEY_ENV) and not args.ray:
         raise CLIError(f"set {KEY_ENV} (the agent made from {args.target}'s tools reads the key from it)")
-    loaded = load_tools(args.target)
-    if loaded.failures:
-        raise CLIError(
-            f"{loaded.failures[0]} (make helpers private with a leading underscore, or pick tools with TARGET:NAME)"
-        )
-    from aiml_agent.generator import AIMLAPIChatGenerator
-
-    generator_kwargs: dict[str, Any] = {"api_base_url": args.base_url} if args.base_url else {}
-    if args.model:
-        generator_kwargs["model"] = args.model
-    agent_kwargs: dict[str, Any] = {"system_prompt": args.system}
-    if args.max_steps is not None:
-        agent_kwargs["max_steps"] = args.max_steps
-    if args.strict:
-        agent_kwargs["tools_strict"] = True
-    return Agent(AIMLAPIChatGenerator(**generator_kwargs), loaded.tools, **agent_kwargs)
+    return agent_for(args, agent_tools(args.target))
 
 
 def _summary(out: TextIO, style: Style, result: BatchResult, file: Path) -> None:

@@ -1,4 +1,8 @@
-"""``aiml-agent run TARGET PROMPT``: run an Agent with TARGET's tools and show what it does as it happens."""
+"""``aiml-agent run TARGET PROMPT``: run an Agent with TARGET's tools and show what it does as it happens.
+
+The terminal side (the streamed output, the summary, the ``--approve`` questions) is in :mod:`._run_terminal`;
+this module reads the options, replays or records a cassette around the run, and explains what went wrong.
+"""
 
 from __future__ import annotations
 
@@ -13,44 +17,73 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiml_agent.cli.common import CLIError, Style, json_value
-from aiml_agent.cli.run_output import RunPrinter, pending_text, result_json, summary_line
-from aiml_agent.cli.sessions_cmd import DEFAULT_DB, open_session
-from aiml_agent.cli.target import load_tools
-from aiml_agent.testing.cassettes import KEY_ENV, cassette_path
+from aiml_agent.cli import sessions
+from aiml_agent.cli._run_terminal import RunPrinter, TerminalApprover, pending_text, result_json, summary_line
+from aiml_agent.cli._shared import (
+    TARGET_HELP,
+    CLIError,
+    Style,
+    add_debug,
+    agent_for,
+    agent_tools,
+    json_value,
+    positive_int,
+)
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``run`` to the command line's subparsers."""
+    run = commands.add_parser(
+        "run",
+        help="run an agent with a module's tools",
+        description="Run an Agent with TARGET's tools on PROMPT. The answer streams as it comes; each tool "
+        "call is shown with its arguments, result or error and duration; a summary line ends the output. "
+        "Needs AIMLAPI_API_KEY, unless --cassette replays a recording.",
+    )
+    run.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    run.add_argument("prompt", metavar="PROMPT", help="the user message")
+    run.add_argument("--model", metavar="M", help="model id (default: the generator's, openai/gpt-5-chat-latest)")
+    run.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="API base URL (default: https://api.aimlapi.com/v1)",
+    )
+    run.add_argument("--strict", action="store_true", help="send tools with strict schemas")
+    run.add_argument("--max-steps", metavar="N", type=positive_int, help="at most N model calls (default: the Agent's)")
+    run.add_argument("--system", metavar="TEXT", help="system prompt")
+    run.add_argument(
+        "--deps",
+        metavar="JSON",
+        help="what RunContext tools receive as ctx.deps: a JSON value, or @FILE holding one "
+        """(e.g. --deps '{"user_id": 42}' or --deps @deps.json)""",
+    )
+    run.add_argument(
+        "--approve",
+        action="store_true",
+        help="ask on the terminal (y/n/e) before a tool call that needs approval runs; without it the run "
+        "stops at such a call and lists what waits",
+    )
+    run.add_argument("--cassette", metavar="FILE", help="replay the run from this vcrpy cassette (no key needed)")
+    run.add_argument("--record", action="store_true", help="with --cassette: record the run into FILE instead")
+    run.add_argument("--json", action="store_true", help="print the run result as JSON instead of text")
+    run.add_argument("--trace", action="store_true", help="print an OpenTelemetry span line per model and tool call")
+    run.add_argument("--session", metavar="ID", help="continue the stored conversation ID and save this run to it")
+    run.add_argument("--db", metavar="PATH", help=f"with --session: {sessions.DB_HELP}")
+    add_debug(run)
 
 
 def execute(args: argparse.Namespace) -> int:
     """Run the agent; 0 when it finished (whatever its exit reason), 1 on any failure."""
     cassette_file = _check_inputs(args)
     deps = _deps(args.deps)
-    loaded = load_tools(args.target)
-    if loaded.failures:
-        raise CLIError(
-            f"{loaded.failures[0]} (make helpers private with a leading underscore, or pick tools with TARGET:NAME)"
-        )
-
-    from aiml_agent.agent import Agent
-    from aiml_agent.generator import AIMLAPIChatGenerator
-
-    session = open_session(args.session, args.db or DEFAULT_DB) if args.session else None
+    tools = agent_tools(args.target)
+    session = sessions.open_session(args.session, args.db or sessions.DEFAULT_DB) if args.session else None
 
     out = sys.stdout
     printer = RunPrinter(out, Style(out), quiet=args.json)
-    # No retry special case for replays: a request with no recording raises vcrpy's error, which the client does
-    # not retry; a recorded 5xx is retried as it was when recording, and the retry replays too.
-    generator_kwargs: dict[str, Any] = {"api_base_url": args.base_url} if args.base_url else {}
-    if args.model:
-        generator_kwargs["model"] = args.model
-    agent_kwargs: dict[str, Any] = {"system_prompt": args.system, "streaming_callback": printer}
-    if args.max_steps is not None:
-        agent_kwargs["max_steps"] = args.max_steps
-    if args.strict:
-        agent_kwargs["tools_strict"] = True
+    agent_kwargs: dict[str, Any] = {"streaming_callback": printer}
     if args.approve:
-        from aiml_agent.cli.approve import TerminalApprover
-
-        tools_by_name = {tool.name: tool for tool in loaded.tools}
+        tools_by_name = {tool.name: tool for tool in tools}
         agent_kwargs["approval_handler"] = TerminalApprover(tools_by_name, sys.stderr, sys.stdin, printer.end_line)
 
     if args.trace:
@@ -59,8 +92,10 @@ def execute(args: argparse.Namespace) -> int:
     from aiml_agent._retries import refused_connections_fail_fast
 
     # Nothing listening at the base URL is a setting to fix, not a moment to wait for: say so at once.
+    # No retry special case for replays: a request with no recording raises vcrpy's error, which the client does
+    # not retry; a recorded 5xx is retried as it was when recording, and the retry replays too.
     with _cassette(cassette_file, record=args.record), refused_connections_fail_fast():
-        agent = Agent(AIMLAPIChatGenerator(**generator_kwargs), loaded.tools, **agent_kwargs)
+        agent = agent_for(args, tools, **agent_kwargs)
         try:
             result = agent.run(args.prompt, deps=deps, session=session)
         except Exception as error:
@@ -111,6 +146,8 @@ def _trace_to_stderr() -> None:
 
 def _check_inputs(args: argparse.Namespace) -> Path | None:
     """Fail early, before anything heavy is imported, on a missing key, cassette or flag combination."""
+    from aiml_agent.testing.cassettes import KEY_ENV, cassette_path
+
     has_key = bool(os.environ.get(KEY_ENV))
     if args.record and not args.cassette:
         raise CLIError("--record needs --cassette FILE (the file to record into)")

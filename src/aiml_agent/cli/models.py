@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from aiml_agent.cli.common import CLIError, Style
+from aiml_agent.cli._shared import CLIError, Style, add_debug
 
 _COLUMNS = (
     ("TOOLS", "supports_tools"),
@@ -16,6 +16,27 @@ _COLUMNS = (
     ("SYSTEM", "supports_system_role"),
     ("PARALLEL", "supports_parallel_tool_calls"),
 )
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``models`` to the command line's subparsers."""
+    models = commands.add_parser(
+        "models",
+        help="list the models and what each accepts",
+        description="List AIMLAPI's chat models with what each accepts: tools, strict tools, response_format, "
+        "a system role, parallel_tool_calls. From the catalogue in force: refreshed, cached, or the snapshot "
+        "embedded in aiml-agent.",
+    )
+    models.add_argument("--family", metavar="F", help="only models of family F (openai, anthropic, google, ...)")
+    models.add_argument("--tools", action="store_true", help="only models with tool calling")
+    models.add_argument("--json", action="store_true", help="print the models and their profiles as JSON")
+    models.add_argument(
+        "--refresh", action="store_true", help="fetch AIMLAPI's model list first (no key needed) and cache it"
+    )
+    models.add_argument(
+        "--base-url", metavar="URL", help="with --refresh: the API base URL (default: AIMLAPI_BASE_URL or AIMLAPI's)"
+    )
+    add_debug(models)
 
 
 def execute(args: argparse.Namespace) -> int:
