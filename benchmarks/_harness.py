@@ -6,7 +6,7 @@ spreads the noise evenly, so the *ratios* between contenders stay meaningful eve
 drift. Every figure reports medians (robust to outliers) and the 90th percentile, plus the ratio to a
 baseline measured in the same run.
 
-The scripted model runs in a child process (``python benchmarks/_harness.py serve SCRIPT``), so its
+The scripted model runs in a child process (``python benchmarks/_fast_server.py SCRIPT``), so its
 request handling does not compete with the code under test for the GIL, and its memory is not counted.
 """
 
@@ -327,11 +327,12 @@ def make_script(spec: str) -> Callable[[dict[str, Any]], Any]:
 
 
 @contextmanager
-def scripted_server(spec: str) -> Iterator[str]:
-    """Start a ScriptedServer with script ``spec`` in a child process; yield its base URL."""
+def scripted_server(spec: str, *, latency: float = 0.0) -> Iterator[str]:
+    """Start the fast scripted server (``_fast_server.py``) with script ``spec`` in a child process; yield its
+    base URL. ``latency``: seconds the model "thinks" before each answer."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "_harness.py"), "serve", spec],
+        [sys.executable, str(HERE / "_fast_server.py"), spec, "--latency", str(latency)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -353,16 +354,16 @@ def scripted_server(spec: str) -> Iterator[str]:
             proc.wait()
 
 
-def _serve(spec: str) -> None:
-    from aiml_agent.testing import ScriptedServer
+def server_stats(base_url: str, *, reset: bool = False) -> dict[str, int]:
+    """The fast server's counters (connections that made a chat request, requests, open connections);
+    ``reset=True`` zeroes them (and returns the values before)."""
+    import http.client
+    from urllib.parse import urlsplit
 
-    with ScriptedServer(make_script(spec)) as server:
-        print(server.base_url, flush=True)
-        sys.stdin.read()
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "serve":
-        _serve(sys.argv[2])
-    else:
-        print(json.dumps({"usage": "python benchmarks/_harness.py serve SCRIPT"}))
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    try:
+        conn.request("POST" if reset else "GET", "/_stats")
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()

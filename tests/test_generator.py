@@ -626,8 +626,8 @@ def test_one_generator_serves_successive_event_loops() -> None:
 
 
 def _ssl_context_of(client: Any) -> Any:
-    """The SSL context an openai client's httpx2 transport verifies with (httpcore2 connection pool)."""
-    return client._client._transport._pool._ssl_context
+    """The SSL context an openai client's httpx2 transport verifies with (aiml_agent's connection pool)."""
+    return client._client._transport._pool.ssl_context
 
 
 def test_default_clients_share_one_ssl_context_built_as_httpx2_does(server):

@@ -61,6 +61,7 @@ from aiml_agent._request import chat_arguments, response_format_for
 from aiml_agent._responses import check_finish_reason, completion_replies
 from aiml_agent._retries import call_with_retries, call_with_retries_async
 from aiml_agent._streams import read_stream, read_stream_async, stream_to_message
+from aiml_agent._wire import events, events_async
 from aiml_agent.errors import AIMLAPIError, MissingAPIKeyError
 from aiml_agent.profiles import ModelProfile, profile_for
 
@@ -349,16 +350,18 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             exchange = Exchange(client, args)
             failure: AIMLAPIError | None = None
             try:
-                raw = call_with_retries(
-                    lambda: client.chat.completions.with_raw_response.create(**args), client.retries, exchange.attempts
+                request = client.wire.build(args)
+                stream = args["stream"]
+                response = call_with_retries(
+                    lambda: client.wire.send(request, stream=stream), client.retries, exchange.attempts
                 )
                 if callback is not None:
-                    chunks = read_stream(
-                        exchange.parsed(raw), callback, ComponentInfo.from_component(self), exchange.url
-                    )
-                    replies = [stream_to_message(chunks, exchange.url, exchange.wire(raw))]
+                    info = ComponentInfo.from_component(self)
+                    chunks = read_stream(events(response), callback, info, exchange.url)
+                    replies = [stream_to_message(chunks, exchange.url, exchange.wire(response))]
                 else:
-                    replies = completion_replies(exchange.parsed(raw), base_url=exchange.url, wire=exchange.wire(raw))
+                    answer = exchange.answer(response)
+                    replies = completion_replies(answer, base_url=exchange.url, wire=exchange.wire(response))
             except Exception as error:
                 failure = exchange.failure(error)
                 if failure is None:
@@ -401,15 +404,18 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             exchange = Exchange(client, args)
             failure: AIMLAPIError | None = None
             try:
-                raw = await call_with_retries_async(
-                    lambda: client.chat.completions.with_raw_response.create(**args), client.retries, exchange.attempts
+                request = client.wire.build(args)
+                stream = args["stream"]
+                response = await call_with_retries_async(
+                    lambda: client.wire.send_async(request, stream=stream), client.retries, exchange.attempts
                 )
                 if async_callback is not None:
                     info = ComponentInfo.from_component(self)
-                    chunks = await read_stream_async(exchange.parsed(raw), async_callback, info, exchange.url)
-                    replies = [stream_to_message(chunks, exchange.url, exchange.wire(raw))]
+                    chunks = await read_stream_async(events_async(response), async_callback, info, exchange.url)
+                    replies = [stream_to_message(chunks, exchange.url, exchange.wire(response))]
                 else:
-                    replies = completion_replies(exchange.parsed(raw), base_url=exchange.url, wire=exchange.wire(raw))
+                    answer = exchange.answer(response)
+                    replies = completion_replies(answer, base_url=exchange.url, wire=exchange.wire(response))
             except Exception as error:
                 failure = exchange.failure(error)
                 if failure is None:
