@@ -113,3 +113,22 @@ async def test_read_stream_async_closes_when_cancelled() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert stream.closed == 1
+
+
+def test_chunks_built_without_init_equal_haystacks_own() -> None:
+    """The assembler's chunks skip Haystack's __init__ hook: they must be the same objects Haystack builds."""
+    import dataclasses
+
+    from haystack.dataclasses import ToolCallDelta
+
+    from aiml_agent._streams import new_chunk, new_tool_call_delta
+
+    delta = new_tool_call_delta(index=1, tool_name="f", arguments='{"a"', id="c1")
+    assert delta == ToolCallDelta(index=1, tool_name="f", arguments='{"a"', id="c1")
+    built = new_chunk(content="", index=1, tool_calls=[delta], start=True, meta={"model": "m"}, component_info=INFO)
+    made = StreamingChunk(content="", index=1, tool_calls=[delta], start=True, meta={"model": "m"}, component_info=INFO)
+    assert built == made and vars(built) == vars(made) and type(built) is StreamingChunk
+    assert new_chunk(content="a").meta == {} and new_chunk(content="a").meta is not new_chunk(content="b").meta
+    assert dataclasses.replace(built, content="") == made and built.to_dict() == made.to_dict()
+    with pytest.warns(Warning, match="Mutating attribute"):  # Haystack's mutation warning still applies
+        built.content = "changed"

@@ -252,7 +252,7 @@ class _Body:
                     break
                 drained += len(await self._read(left))
         except Exception:
-            return  # the connection was discarded
+            return  # the rest did not come in time (or broke): the connection was discarded
         if self._decoder.done:
             self._finish()
         else:

@@ -199,8 +199,8 @@ class _Body:
                 if left <= 0:
                     break
                 drained += len(self._read(left))
-        except httpcore2.NetworkError:
-            return  # the connection was discarded
+        except Exception:
+            return  # the rest did not come in time (or broke): the connection was discarded
         if self._decoder.done:
             self._finish()
         else:

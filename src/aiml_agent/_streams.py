@@ -6,13 +6,19 @@
 - finish reasons other than OpenAI's (``"eos"``, none until the last chunk) end a stream as well as ``"stop"``;
 - a streamed event that is not JSON, and a stream that ends without a finish reason, raise
   :class:`~aiml_agent.errors.AIMLAPIError` naming the server.
+
+The chunks are real ``StreamingChunk``s (and ``ToolCallDelta``s), built without going through their
+``__init__``: Haystack wraps its dataclasses' ``__init__`` and ``__setattr__`` to warn about mutation, which
+makes each chunk cost several times what it holds. The assembler builds only consistent chunks (one of
+text, tool calls or reasoning; an index with the last two), which is all ``__post_init__`` checks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import datetime
 from inspect import isawaitable
 from typing import Any
@@ -46,6 +52,35 @@ _FINISH_REASONS = {
     "tool_calls": "tool_calls",
     "function_call": "tool_calls",
 }
+
+
+def dataclass_builder(cls: type[Any]) -> Callable[..., Any]:
+    """A function making instances of the (non-frozen, non-slotted) dataclass ``cls`` from keyword fields,
+    with the defaults of the fields left out, without calling ``__init__`` or ``__post_init__``."""
+    defaults: dict[str, Any] = {}
+    factories: dict[str, Callable[[], Any]] = {}
+    for item in dataclasses.fields(cls):
+        if item.default is not dataclasses.MISSING:
+            defaults[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            factories[item.name] = item.default_factory
+    new = object.__new__
+
+    def build(**values: Any) -> Any:
+        instance = new(cls)
+        state = instance.__dict__
+        state.update(defaults)
+        for name, factory in factories.items():
+            if name not in values:
+                state[name] = factory()
+        state.update(values)
+        return instance
+
+    return build
+
+
+new_chunk: Callable[..., StreamingChunk] = dataclass_builder(StreamingChunk)
+new_tool_call_delta: Callable[..., ToolCallDelta] = dataclass_builder(ToolCallDelta)
 
 
 class StreamAssembler:
@@ -95,7 +130,7 @@ class StreamAssembler:
         if finish_reason:
             last["finish_reason"] = _FINISH_REASONS.get(finish_reason, "stop")
         info = self.info
-        converted = [StreamingChunk(component_info=info, **piece) for piece in pieces]
+        converted = [new_chunk(component_info=info, **piece) for piece in pieces]
         self.chunks.extend(converted)
         return converted
 
@@ -157,7 +192,7 @@ class StreamAssembler:
             call["name"] = name
         if arguments:
             call["arguments"] += arguments
-        return ToolCallDelta(index=position, tool_name=new_name, arguments=arguments, id=sent_id)
+        return new_tool_call_delta(index=position, tool_name=new_name, arguments=arguments, id=sent_id)
 
     def _complete(self, position: int) -> bool:
         call = self._calls[position]

@@ -69,9 +69,27 @@ class ChatWire:
         self._names = {name.lower(): name for name in self.headers}
         self.query = dict(client.default_query) or None
         self.timeout = client.timeout
+        # For an httpx2 client without query parameters of its own, requests are made here, from headers merged
+        # once (``build_request`` merges the client's headers, URL and timeout again on every request).
+        self._direct = isinstance(http_client, (httpx2.Client, httpx2.AsyncClient)) and not http_client.params
+        if self._direct:
+            self._base_headers = http_client.headers.copy()
+            self._base_headers.update(self.headers)
+            self._url = httpx2.URL(self.url, params=self.query)
+            self._timeout = httpx2.Timeout(self.timeout).as_dict()
 
     def build(self, args: Mapping[str, Any]) -> Any:
         """The HTTP request for ``create`` arguments (``extra_headers`` win over the client's headers)."""
+        if self._direct and "extra_query" not in args and "timeout" not in args and not self.http.cookies.jar:
+            merged = httpx2.Headers(self._base_headers)
+            for name, value in (args.get("extra_headers") or {}).items():
+                if isinstance(value, (Omit, NotGiven)):
+                    merged.pop(name, None)
+                else:
+                    merged[name] = str(value)
+            return httpx2.Request(
+                "POST", self._url, headers=merged, content=encode_body(args), extensions={"timeout": self._timeout}
+            )
         headers = self.headers
         extra = args.get("extra_headers")
         if extra:

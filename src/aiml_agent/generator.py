@@ -25,6 +25,7 @@ import inspect
 import os
 import threading
 import weakref
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -54,6 +55,7 @@ from aiml_agent._haystack import load_callable  # also puts this module on the d
 from aiml_agent._http import (
     AsyncRetryingClient,
     RetryingClient,
+    checked_http_limits,
     default_http_client,
     without_openai_environment_headers,
 )
@@ -115,6 +117,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         http_client_kwargs: dict[str, Any] | None = None,
         tools_strict: bool = False,
         profile: ModelProfile | dict[str, Any] | None = None,
+        http_limits: Mapping[str, Any] | None = None,
     ) -> None:
         """
         Creates an AIMLAPIChatGenerator.
@@ -131,12 +134,18 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         :param extra_headers: HTTP headers added to every request.
         :param max_retries: Retries (with backoff) on timeouts, broken connections, 408/409/429 and 5xx (never
             on other 4xx: 403 is AIMLAPI's "out of credits"); defaults to `AIMLAPI_MAX_RETRIES`, else 3.
-        :param http_client_kwargs: Keyword arguments for the `httpx.Client` / `httpx.AsyncClient`.
+        :param http_client_kwargs: Keyword arguments for a plain `httpx.Client` / `httpx.AsyncClient` built by
+            Haystack's `init_http_client` (for what `http_limits` does not cover: certificates, HTTP/2, a custom
+            transport...). That client is several times slower per request than the default one.
         :param tools_strict: Send tool schemas in strict mode (see `aiml_agent.strict`); `run` can override it.
             A model without a strict mode gets non-strict schemas (one warning says so).
         :param profile: What the model accepts (a `ModelProfile`, or its `to_dict()`); `None` asks
             `profile_for(model)` on every request.
+        :param http_limits: Connection limits of the default HTTP clients: `max_connections` (open at once, default
+            1000), `max_keepalive_connections` (kept open when idle, default 1000) and `keepalive_expiry` (seconds
+            an idle connection is kept, default 5); a value of `None` means no limit. An `httpx.Limits` works too.
         :raises TypeError: When `api_key` is not a `Secret` (a plain string would be written out by `to_dict`).
+        :raises ValueError: When `http_limits` has an unknown key or a bad value, or comes with `http_client_kwargs`.
         """
         if not isinstance(api_key, Secret):
             raise TypeError(
@@ -161,6 +170,12 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         )
         self.extra_headers = extra_headers
         self.profile: ModelProfile | None = profile
+        self.http_limits = checked_http_limits(http_limits)
+        if self.http_limits is not None and http_client_kwargs:
+            raise ValueError(
+                "Pass either http_limits (the default, fast HTTP client with these limits) or http_client_kwargs "
+                "(a plain httpx client; put its limits there as 'limits'), not both."
+            )
         self.client: RetryingClient | None = None
         self.async_client: AsyncRetryingClient | None = None
         # An async client belongs to the event loop it runs on (its connections do): one per loop.
@@ -219,14 +234,15 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         """The HTTP client for the openai SDK client.
 
         With ``http_client_kwargs``: Haystack's ``init_http_client`` (an ``httpx`` client, as before). Without:
-        the SDK's own default client (same timeout, limits, redirects), but verifying with one SSL context per
-        process instead of building one, and reading the CA bundle, for every generator (25-70 ms each).
+        the SDK's own default client (same timeout, redirects), on aiml_agent's connection pool (``http_limits``),
+        verifying with one SSL context per process instead of building one, and reading the CA bundle, for every
+        generator (25-70 ms each).
         """
         if self.http_client_kwargs:
             if async_client:
                 return init_http_client(self.http_client_kwargs, async_client=True)
             return init_http_client(self.http_client_kwargs, async_client=False)
-        return default_http_client(base_url, timeout, async_client=async_client)
+        return default_http_client(base_url, timeout, async_client=async_client, limits=self.http_limits)
 
     def _client_kwargs(self) -> dict[str, Any]:
         """The client's settings, resolved (environment read) once per client: its error messages name these."""
@@ -296,6 +312,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             http_client_kwargs=self.http_client_kwargs,
             tools_strict=self.tools_strict,
             profile=self.profile.to_dict() if self.profile is not None else None,
+            http_limits=self.http_limits,
         )
 
     @classmethod
