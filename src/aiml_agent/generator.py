@@ -51,7 +51,7 @@ from pydantic import BaseModel
 
 from aiml_agent import _observe
 from aiml_agent._exchange import Exchange
-from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
+from aiml_agent._haystack import load_callable, resolve_run_annotations  # load_callable: allowlists this module
 from aiml_agent._http import (
     AsyncRetryingClient,
     RetryingClient,
@@ -156,6 +156,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             profile = ModelProfile.from_dict(profile)
         elif profile is not None and not isinstance(profile, ModelProfile):
             raise TypeError(f"profile must be a ModelProfile or None, not {type(profile).__name__}")
+        resolve_run_annotations(type(self))
         super(AIMLAPIChatGenerator, self).__init__(  # noqa: UP008 - zero-arg super fails under @component
             api_key=api_key,
             model=model,
