@@ -14,7 +14,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _harness import NOT_INSTALLED, Stats, Table, emit, in_order, interleaved, parse_args, reps_for, scripted_server
+from _harness import (
+    NOT_INSTALLED,
+    Stats,
+    Table,
+    emit,
+    in_order,
+    interleaved,
+    parse_args,
+    reps_for,
+    scripted_server,
+    verdict_line,
+)
 from contenders import aiml_agent_ready, make_aiml_agent, make_haystack, seed_installed
 
 GOAL = 1.5
@@ -106,7 +117,7 @@ def main(argv: list[str] | None = None) -> list[Table]:
             notes=notes,
         )
         goals = [
-            f"goal {name} <= {GOAL}x one tool: {ratio:.2f}x, {'met' if ratio <= GOAL else 'MISSED'}"
+            verdict_line(f"{name} vs one tool", ratio, GOAL, verdict=not args.quick)
             for name in ("aiml_agent run()", "aiml_agent run_async()")
             if (ratio := table.ratio(name)) is not None
         ]
