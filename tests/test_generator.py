@@ -71,12 +71,12 @@ def free_port() -> int:
 # ---- seed API --------------------------------------------------------------------------------------------
 
 
-def test_init_signature_is_the_seeds_plus_tools_strict_and_profile():
+def test_init_signature_is_the_seeds_plus_tools_strict_profile_and_http_limits():
     params = inspect.signature(AIMLAPIChatGenerator.__init__).parameters
     names = [n for n in params if n != "self"]
     assert names == [
         "api_key", "model", "streaming_callback", "api_base_url", "generation_kwargs", "tools", "timeout",
-        "extra_headers", "max_retries", "http_client_kwargs", "tools_strict", "profile",
+        "extra_headers", "max_retries", "http_client_kwargs", "tools_strict", "profile", "http_limits",
     ]  # fmt: skip
     assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in names)
     assert params["api_key"].default == Secret.from_env_var("AIMLAPI_API_KEY")
