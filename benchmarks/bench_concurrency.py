@@ -9,12 +9,12 @@ on bare asyncio streams: the most this machine and server allow.
 
 Goals at N=500: aiml_agent.Agent's throughput >= 1.5x the SDK loop's, and its p99 <= 1.5x its p50.
 
-``--transports`` adds the measurement behind the generator's HTTP transport: the same bare chat loop at
-N=500 through httpx2 with httpcore2's pool (the SDK's default limits, and every connection kept), through
+A full run (not ``--quick``) adds the measurement behind the generator's HTTP transport: the same bare chat
+loop at N=500 through httpx2 with httpcore2's pool (the SDK's default limits, and every connection kept), through
 httpx2 with an aiohttp transport (the SDK's ``DefaultAioHttpClient``, when aiohttp is installed), through
 httpx2 with aiml_agent's pool, through aiohttp alone, and on bare asyncio.
 
-    python benchmarks/bench_concurrency.py [--quick] [--transports] [--markdown] [--n 1,10,100,500]
+    python benchmarks/bench_concurrency.py [--quick] [--no-transports] [--markdown] [--n 1,10,100,500]
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def grid(title: str, results: dict[str, dict[str, Any]], baseline: str, notes: l
 def main(argv: list[str] | None = None) -> list[Grid]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="N = 1, 10 and three contenders: checks it works")
-    parser.add_argument("--transports", action="store_true", help="also compare HTTP transports at N=500")
+    parser.add_argument("--no-transports", action="store_true", help="skip the HTTP transport comparison")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--n", default=None, help="comma-separated concurrency levels (default 1,10,100,500)")
     parser.add_argument("--child", nargs=4, metavar=("NAME", "URL", "N", "RUNS"), help=argparse.SUPPRESS)
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> list[Grid]:
             grids.append(
                 grid(f"Concurrency: {n} concurrent run_async, 1 tool call + answer each", results, FLOOR, notes)
             )
-        if args.transports and not args.quick:
+        if not args.no_transports and not args.quick:
             n = 500
             results = {name: measure(name, url, n, runs_per_worker(n, False)) for name in TRANSPORTS}
             notes = [

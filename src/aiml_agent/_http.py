@@ -4,10 +4,10 @@ does not grow with its size, no OpenAI account headers, and retries left to :mod
 Building the SDK's default HTTP client builds an SSL context and reads the CA bundle every time (25-70 ms);
 sharing one context makes a generator cheap to create. Its connection pool (httpcore2's) walks every
 connection on every request, which at hundreds of concurrent requests costs more than the requests
-themselves: the clients here keep the SDK's ``httpx2`` client and transport (so timeouts, redirects, proxies
-from the environment and vcrpy's cassettes work as before) with the pools of :mod:`aiml_agent._pool_sync` /
-:mod:`aiml_agent._pool_async` inside. The SDK also sends OpenAI settings from the environment (organization,
-project, custom headers) with every request; those must never reach AIMLAPI.
+themselves: the clients here are the SDK's ``httpx2`` clients (so timeouts, redirects, proxies from the
+environment and vcrpy's cassettes work as before) with the pools of :mod:`aiml_agent._pool_sync` /
+:mod:`aiml_agent._pool_async` in their default transport. The SDK also sends OpenAI settings from the
+environment (organization, project, custom headers) with every request; those must never reach AIMLAPI.
 """
 
 from __future__ import annotations
@@ -60,49 +60,36 @@ def checked_http_limits(limits: Any) -> dict[str, Any] | None:
 def default_http_client(
     base_url: str, timeout: float, *, async_client: bool, limits: Mapping[str, Any] | None = None
 ) -> Any:
-    """The SDK's default HTTP client (its timeout and redirects) with the pooled transport and the shared SSL
-    context; ``limits`` (see `DEFAULT_HTTP_LIMITS`) override the defaults key by key."""
+    """The SDK's default HTTP client (its timeout, redirects and proxies from the environment) verifying with the
+    shared SSL context, with our pool in its transport; ``limits`` (see `DEFAULT_HTTP_LIMITS`) override the
+    defaults key by key."""
     settings = {**DEFAULT_HTTP_LIMITS, **(limits or {})}
     context = default_ssl_context()
     if async_client:
-        return _AsyncHttpClient(
-            base_url=base_url, timeout=timeout, verify=context, transport=_AsyncPooledTransport(context, settings)
-        )
-    return _SyncHttpClient(
-        base_url=base_url, timeout=timeout, verify=context, transport=_PooledTransport(context, settings)
-    )
-
-
-class _PooledTransport(httpx2.HTTPTransport):
-    """``httpx2.HTTPTransport`` (what vcrpy patches, and what maps errors to httpx2's) on our sync pool."""
-
-    def __init__(self, context: ssl.SSLContext, limits: dict[str, Any]) -> None:
-        super().__init__(verify=context)
-        from aiml_agent._pool_sync import ConnectionPool
-
-        _install_pool(self, ConnectionPool(context, **limits))
-
-
-class _AsyncPooledTransport(httpx2.AsyncHTTPTransport):
-    """``httpx2.AsyncHTTPTransport`` on our async pool."""
-
-    def __init__(self, context: ssl.SSLContext, limits: dict[str, Any]) -> None:
-        super().__init__(verify=context)
         from aiml_agent._pool_async import AsyncConnectionPool
 
-        _install_pool(self, AsyncConnectionPool(context, **limits))
+        client: Any = _AsyncHttpClient(base_url=base_url, timeout=timeout, verify=context)
+        _install_pool(client, httpx2.AsyncHTTPTransport, AsyncConnectionPool(context, **settings))
+    else:
+        from aiml_agent._pool_sync import ConnectionPool
+
+        client = _SyncHttpClient(base_url=base_url, timeout=timeout, verify=context)
+        _install_pool(client, httpx2.HTTPTransport, ConnectionPool(context, **settings))
+    return client
 
 
-def _install_pool(transport: Any, pool: Any) -> None:
-    """Put ``pool`` where httpx2's transport keeps its httpcore2 pool; keep httpcore2's if that place moved."""
-    if isinstance(getattr(transport, "_pool", None), httpcore_pool_types()):
+def _install_pool(client: Any, transport_type: type[Any], pool: Any) -> None:
+    """Put ``pool`` in place of httpcore2's in the client's default transport (requests through a proxy from
+    the environment keep httpx2's proxy transports); keep httpcore2's if httpx2 moved either."""
+    transport: Any = getattr(client, "_transport", None)
+    if isinstance(transport, transport_type) and isinstance(getattr(transport, "_pool", None), httpcore_pools()):
         transport._pool = pool
-    else:  # pragma: no cover - a future httpx2 that keeps its pool elsewhere: still correct, only slower
-        logger.warning("httpx2's transport has no _pool attribute: aiml_agent's connection pool is not used")
+    else:  # pragma: no cover - a future httpx2 that keeps them elsewhere: still correct, only slower
+        logger.warning("httpx2's client has no default transport pool where expected: aiml_agent's pool is unused")
 
 
 @cache
-def httpcore_pool_types() -> tuple[type, ...]:
+def httpcore_pools() -> tuple[type, ...]:
     import httpcore2
 
     return (httpcore2.ConnectionPool, httpcore2.AsyncConnectionPool)
