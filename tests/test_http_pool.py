@@ -449,3 +449,16 @@ def test_sse_decoder_splits_events_whatever_the_blocks() -> None:
     assert pieces == whole
     unterminated = SSEDecoder()
     assert unterminated.feed(b"data: last") == [] and unterminated.end() == ["last"]
+
+
+def test_a_proxy_from_the_environment_is_still_used(raw_server, monkeypatch) -> None:
+    completion = b'{"id":"c","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"via proxy"},"finish_reason":"stop"}]}'
+    server = raw_server(answer(completion, extra=b"content-type: application/json\r\n"))
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    generator = AIMLAPIChatGenerator(
+        api_key=Secret.from_token("test-key"), api_base_url="http://api.example.invalid/v1", max_retries=0
+    )
+    assert generator.run("Hi")["replies"][0].text == "via proxy"
+    assert server.requests[0].startswith(b"POST http://api.example.invalid/v1/chat/completions HTTP/1.1")
