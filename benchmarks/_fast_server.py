@@ -190,10 +190,11 @@ class _Connection(asyncio.Protocol):
     def _handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> None:
         server = self.server
         if path == "/_stats":
-            if method == "POST":
+            counts = server.stats.as_json()
+            if method == "POST":  # a reset: the counts so far are answered, then zeroed
                 server.stats.connections = server.stats.requests = 0
                 self.counted = False
-            self._send(_json_answer(server.stats.as_json()), headers)
+            self._send(_json_answer(counts), headers)
             return
         if method != "POST" or not path.endswith("/chat/completions"):
             self._send(_json_answer(b'{"message": "not found", "statusCode": 404}', 404), headers)
