@@ -74,14 +74,13 @@ def _unusable_when_idle(sock: socket.socket) -> bool:
 
 
 class _Connection:
-    """One socket to one origin, with the bytes received past the last parsed point."""
+    """One socket to one origin (a connection is reused only when nothing was received past its last answer)."""
 
-    __slots__ = ("buffer", "last_used", "origin", "sock")
+    __slots__ = ("last_used", "origin", "sock")
 
     def __init__(self, sock: socket.socket, origin: Origin) -> None:
         self.sock = sock
         self.origin = origin
-        self.buffer = b""
         self.last_used = 0.0
 
     def recv(self, timeout: float | None) -> bytes:
@@ -117,7 +116,7 @@ class _Connection:
 
     def read_head(self, method: bytes, timeout: float | None) -> tuple[ResponseHead, BodyDecoder, bytes]:
         """The response head, the decoder of its body, and the body content already received."""
-        buffer, self.buffer = self.buffer, b""
+        buffer = b""
         while True:
             end, start = find_head_end(buffer)
             if end >= 0:
