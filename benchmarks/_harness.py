@@ -1,12 +1,15 @@
-"""Shared benchmark harness: interleaved timing, result tables, profiles by package, a scripted server.
+"""Shared benchmark harness: interleaved timing (wall and CPU), result tables, profiles by package, resident
+memory, and the scripted server.
 
 Why interleave: the machine is shared and noisy. Running contender A 200 times and then contender B 200
 times lets a burst of load land on one of them only; taking A, B, C, A, B, C, ... (rotating who goes first)
 spreads the noise evenly, so the *ratios* between contenders stay meaningful even when absolute times
-drift. Every figure reports medians (robust to outliers) and the 90th percentile, plus the ratio to a
-baseline measured in the same run.
+drift. Every figure reports medians (robust to outliers) and the 90th percentile, the process CPU time per
+run (less sensitive than wall time to what else the machine does: the model server is another process, so it
+is not counted), plus the ratio to a baseline measured in the same run. ``--quick`` prints the figures without
+verdicts: a few repetitions say nothing about a goal.
 
-The scripted model runs in a child process (``python benchmarks/_harness.py serve SCRIPT``), so its
+The scripted model runs in a child process (``python benchmarks/_fast_server.py SCRIPT``), so its
 request handling does not compete with the code under test for the GIL, and its memory is not counted.
 """
 
@@ -23,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -41,7 +45,7 @@ API_KEY = "test-key"  # a fake key: the scripted server never checks it
 # -- arguments ---------------------------------------------------------------------------------------
 def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
     """The options every benchmark takes: ``--quick`` (a smoke run), ``--reps N``, ``--markdown``, ``--profile``."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few repetitions only (keeps it working)")
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions per contender")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
@@ -58,15 +62,21 @@ def reps_for(args: argparse.Namespace, full: int, quick: int = 3) -> tuple[int, 
 # -- timing ------------------------------------------------------------------------------------------
 @dataclass
 class Stats:
-    """Wall-clock samples of one contender, in nanoseconds."""
+    """Samples of one contender, in nanoseconds: wall clock, and (when measured) the process's CPU time."""
 
     name: str
     samples_ns: list[int]
     missing: str = ""  # why there are no samples (e.g. a peer that is not installed)
+    cpu_ns: list[int] = field(default_factory=list)
 
     @property
     def median_ms(self) -> float:
         return statistics.median(self.samples_ns) / 1e6
+
+    @property
+    def cpu_ms(self) -> float | None:
+        """Median CPU time per run (this process, all its threads), or None when not measured."""
+        return statistics.median(self.cpu_ns) / 1e6 if self.cpu_ns else None
 
     @property
     def p90_ms(self) -> float:
@@ -98,20 +108,22 @@ def _rounds(names: list[str], reps: int) -> Iterator[list[str]]:
 
 
 def interleaved(contenders: dict[str, Callable[[], Any]], *, reps: int, warmup: int) -> list[Stats]:
-    """Time each sync contender ``reps`` times, interleaved, after ``warmup`` untimed runs of each."""
+    """Time each sync contender ``reps`` times (wall and CPU), interleaved, after ``warmup`` untimed runs of each."""
     names = list(contenders)
     for _ in range(warmup):
         for name in names:
             contenders[name]()
     samples: dict[str, list[int]] = {name: [] for name in names}
+    cpu: dict[str, list[int]] = {name: [] for name in names}
     for order in _rounds(names, reps):
         gc.collect()
         for name in order:
             fn = contenders[name]
-            start = time.perf_counter_ns()
+            start, start_cpu = time.perf_counter_ns(), time.process_time_ns()
             fn()
+            cpu[name].append(time.process_time_ns() - start_cpu)
             samples[name].append(time.perf_counter_ns() - start)
-    return [Stats(name, samples[name]) for name in names]
+    return [Stats(name, samples[name], cpu_ns=cpu[name]) for name in names]
 
 
 def interleaved_async(contenders: dict[str, Callable[[], Awaitable[Any]]], *, reps: int, warmup: int) -> list[Stats]:
@@ -128,56 +140,75 @@ async def interleaved_on_loop(
         for name in names:
             await contenders[name]()
     samples: dict[str, list[int]] = {name: [] for name in names}
+    cpu: dict[str, list[int]] = {name: [] for name in names}
     for order in _rounds(names, reps):
         gc.collect()
         for name in order:
             fn = contenders[name]
-            start = time.perf_counter_ns()
+            start, start_cpu = time.perf_counter_ns(), time.process_time_ns()
             await fn()
+            cpu[name].append(time.process_time_ns() - start_cpu)
             samples[name].append(time.perf_counter_ns() - start)
-    return [Stats(name, samples[name]) for name in names]
+    return [Stats(name, samples[name], cpu_ns=cpu[name]) for name in names]
 
 
 # -- tables ------------------------------------------------------------------------------------------
 @dataclass
 class Table:
-    """One printed result: rows of medians with their ratio to a baseline row (or to a fixed value)."""
+    """One printed result: rows of medians with their ratio to a baseline row (or to a fixed value).
+
+    ``metric`` is what the ratio compares: ``"wall"`` (median wall time) or ``"cpu"`` (median CPU time per run).
+    """
 
     title: str
     stats: list[Stats]
     baseline: str | float | None = None
     baseline_label: str = ""
     notes: list[str] = field(default_factory=list)
+    metric: str = "wall"
 
-    def _base_ms(self) -> float | None:
+    def _value(self, s: Stats, metric: str | None = None) -> float | None:
+        if not s.samples_ns:
+            return None
+        return s.cpu_ms if (metric or self.metric) == "cpu" else s.median_ms
+
+    def _base_ms(self, metric: str | None = None) -> float | None:
         if isinstance(self.baseline, (int, float)):
             return float(self.baseline)
         for s in self.stats:
-            if s.name == self.baseline and s.samples_ns:
-                return s.median_ms
+            if s.name == self.baseline:
+                return self._value(s, metric)
         return None
 
-    def ratio(self, name: str) -> float | None:
-        base = self._base_ms()
+    def ratio(self, name: str, metric: str | None = None) -> float | None:
+        """``name``'s median over the baseline's, by ``metric`` (the table's own by default)."""
+        base = self._base_ms(metric)
         for s in self.stats:
-            if s.name == name and base and s.samples_ns:
-                return s.median_ms / base
+            value = self._value(s, metric)
+            if s.name == name and base and value is not None:
+                return value / base
         return None
 
-    def rows(self) -> list[tuple[str, str, str, str, str]]:
-        base = self._base_ms()
+    @property
+    def _has_cpu(self) -> bool:
+        return any(s.cpu_ns for s in self.stats)
+
+    def rows(self) -> list[tuple[str, ...]]:
         out = []
         for s in self.stats:
+            cpu = (f"{s.cpu_ms:.3f}" if s.cpu_ms is not None else "-",) if self._has_cpu else ()
             if not s.samples_ns:
-                out.append((s.name, s.missing or "no samples", "-", "0", "-"))
+                out.append((s.name, s.missing or "no samples", "-", *(("-",) if cpu else ()), "0", "-"))
                 continue
-            ratio = f"{s.median_ms / base:.2f}x" if base else "-"
-            out.append((s.name, f"{s.median_ms:.3f}", f"{s.p90_ms:.3f}", str(len(s.samples_ns)), ratio))
+            ratio = self.ratio(s.name)
+            shown = f"{ratio:.2f}x" if ratio is not None else "-"
+            out.append((s.name, f"{s.median_ms:.3f}", f"{s.p90_ms:.3f}", *cpu, str(len(s.samples_ns)), shown))
         return out
 
     def _header(self) -> tuple[str, ...]:
         label = self.baseline_label or (f"x {self.baseline}" if self.baseline is not None else "ratio")
-        return ("contender", "median ms", "p90 ms", "n", label)
+        cpu = ("CPU ms/run",) if self._has_cpu else ()
+        return ("contender", "median ms", "p90 ms", *cpu, "n", label)
 
     def grid(self) -> Grid:
         return Grid(self.title, list(self._header()), [list(r) for r in self.rows()], self.notes)
@@ -216,13 +247,23 @@ class Grid:
         return "\n".join(lines)
 
 
-def goal_note(table: Table, name: str, limit: float, what: str) -> str:
-    """A line saying whether ``name``'s ratio in ``table`` meets the goal ``<= limit``."""
-    ratio = table.ratio(name)
+def verdict_line(what: str, value: float | None, limit: float, unit: str = "x", *, verdict: bool = True) -> str:
+    """``goal WHAT <= LIMIT: VALUE, met|MISSED``; without ``verdict`` (``--quick``), the figure only."""
+    shown = "not measured" if value is None else (f"{value:.2f}{unit}" if unit == "x" else f"{value:.1f} {unit}")
+    goal = f"{limit:g}{unit}" if unit == "x" else f"{limit:g} {unit}"
+    if value is None or not verdict:
+        return f"goal {what} <= {goal}: {shown}" + ("" if value is None else " (quick run: no verdict)")
+    return f"goal {what} <= {goal}: {shown}, {'met' if value <= limit else 'MISSED'}"
+
+
+def goal_note(
+    table: Table, name: str, limit: float, what: str, *, metric: str | None = None, verdict: bool = True
+) -> str:
+    """A line saying whether ``name``'s ratio in ``table`` (by ``metric``) meets the goal ``<= limit``."""
+    ratio = table.ratio(name, metric)
     if ratio is None:
         return f"goal {what} <= {limit:g}x: not measured ({name} missing)"
-    verdict = "met" if ratio <= limit else "MISSED"
-    return f"goal {what} <= {limit:g}x: {ratio:.2f}x, {verdict}"
+    return verdict_line(what, ratio, limit, verdict=verdict)
 
 
 def emit(tables: list[Any], args: argparse.Namespace) -> list[Any]:
@@ -231,6 +272,41 @@ def emit(tables: list[Any], args: argparse.Namespace) -> list[Any]:
         print(t.markdown() if args.markdown else t.render())
         print()
     return tables
+
+
+# -- resident memory ---------------------------------------------------------------------------------
+def rss_bytes() -> int:
+    """This process's resident set size now (``ru_maxrss``, the peak, where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class PeakRSS(threading.Thread):
+    """Samples the resident set size every ``interval`` seconds until stopped; keeps the peak, and the CPU time
+    the sampling itself took (``cpu_seconds``), to subtract from the process's."""
+
+    def __init__(self, interval: float = 0.002) -> None:
+        super().__init__(daemon=True)
+        self.peak = rss_bytes()
+        self.interval = interval
+        self.cpu_seconds = 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        start = time.thread_time()
+        while not self._done.wait(self.interval):
+            self.peak = max(self.peak, rss_bytes())
+        self.cpu_seconds = time.thread_time() - start
+
+    def stop(self) -> int:
+        self._done.set()
+        self.join()
+        return max(self.peak, rss_bytes())
 
 
 # -- where the time goes -----------------------------------------------------------------------------
@@ -250,7 +326,7 @@ def _owner(filename: str, funcname: str) -> str:
     if "site-packages/" in path:
         top = path.split("site-packages/", 1)[1].split("/", 1)[0]
         if top == "haystack_integrations":
-            return "haystack_integrations (seed)"
+            return "haystack_integrations (aimlapi-haystack)"
         return top.removesuffix(".py")
     if path.startswith(_STDLIB):
         rel = path[len(_STDLIB) :].lstrip("/")
@@ -330,11 +406,12 @@ def make_script(spec: str) -> Callable[[dict[str, Any]], Any]:
 
 
 @contextmanager
-def scripted_server(spec: str) -> Iterator[str]:
-    """Start a ScriptedServer with script ``spec`` in a child process; yield its base URL."""
+def scripted_server(spec: str, *, latency: float = 0.0) -> Iterator[str]:
+    """Start the fast scripted server (``_fast_server.py``) with script ``spec`` in a child process; yield its
+    base URL. ``latency``: seconds the model "thinks" before each answer."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "_harness.py"), "serve", spec],
+        [sys.executable, str(HERE / "_fast_server.py"), spec, "--latency", str(latency)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -356,16 +433,16 @@ def scripted_server(spec: str) -> Iterator[str]:
             proc.wait()
 
 
-def _serve(spec: str) -> None:
-    from aiml_agent.testing import ScriptedServer
+def server_stats(base_url: str, *, reset: bool = False) -> dict[str, int]:
+    """The fast server's counters (connections that made a chat request, requests, open connections);
+    ``reset=True`` zeroes them (and returns the values before)."""
+    import http.client
+    from urllib.parse import urlsplit
 
-    with ScriptedServer(make_script(spec)) as server:
-        print(server.base_url, flush=True)
-        sys.stdin.read()
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "serve":
-        _serve(sys.argv[2])
-    else:
-        print(json.dumps({"usage": "python benchmarks/_harness.py serve SCRIPT"}))
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    try:
+        conn.request("POST" if reset else "GET", "/_stats")
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()

@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 
-from _harness import Table, emit, interleaved, parse_args, reps_for
+from _harness import Table, emit, interleaved, parse_args, reps_for, verdict_line
 
 GOAL_MS = 5.0
 MODELS = ("openai/gpt-4o", "claude-sonnet-4-5", "google/gemini-2.5-flash", "acme/unknown-model")
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> list[Table]:
     by_name = {s.name: s for s in stats}
     for name in ("load the embedded catalogue", "first profile_for of a process"):
         ms = by_name[name].median_ms
-        table.notes.append(f"goal {name} <= {GOAL_MS:g} ms: {ms:.3f} ms, {'met' if ms <= GOAL_MS else 'MISSED'}")
+        table.notes.append(verdict_line(name, ms, GOAL_MS, "ms", verdict=not args.quick))
     return emit([table], args)
 
 

@@ -20,39 +20,12 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
-from _harness import HERE, NOT_INSTALLED, Grid, emit, scripted_server
+from _harness import HERE, NOT_INSTALLED, Grid, PeakRSS, emit, rss_bytes, scripted_server
 
-CONTENDERS = ("floor (openai SDK loop)", "haystack Agent + seed", "aiml_agent.Agent")
-
-
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-class _PeakSampler(threading.Thread):
-    """Samples the resident set size until stopped; keeps the peak."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peak = _rss_bytes()
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        while not self._done.wait(0.002):
-            self.peak = max(self.peak, _rss_bytes())
-
-    def stop(self) -> int:
-        self._done.set()
-        self.join()
-        return max(self.peak, _rss_bytes())
+CONTENDERS = ("floor (openai SDK loop)", "haystack Agent + aimlapi-haystack", "aiml_agent.Agent")
 
 
 def child(name: str, url: str, runs: int, trace: bool) -> dict[str, Any]:
@@ -76,9 +49,9 @@ def child(name: str, url: str, runs: int, trace: bool) -> dict[str, Any]:
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             return {"traced_peak": peak - before, "ok": len(results)}
-        before = _rss_bytes()
+        before = rss_bytes()
         maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        sampler = _PeakSampler()
+        sampler = PeakRSS()
         sampler.start()
         start = time.perf_counter()
         results = await asyncio.gather(*(run_async() for _ in range(runs)))
@@ -125,10 +98,10 @@ def main(argv: list[str] | None = None) -> list[Grid]:
     rows = []
     mb = 1024 * 1024
     with scripted_server("loop") as url:
-        from contenders import aiml_agent_ready, seed_installed
+        from contenders import aiml_agent_ready, aimlapi_haystack_installed
 
         for name in CONTENDERS:
-            if (name, seed_installed()) == (CONTENDERS[1], False):
+            if (name, aimlapi_haystack_installed()) == (CONTENDERS[1], False):
                 rows.append([name, NOT_INSTALLED, "-", "-", "-", "-"])
                 continue
             if name == CONTENDERS[2] and not aiml_agent_ready():

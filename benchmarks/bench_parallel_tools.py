@@ -14,8 +14,19 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _harness import NOT_INSTALLED, Stats, Table, emit, in_order, interleaved, parse_args, reps_for, scripted_server
-from contenders import aiml_agent_ready, make_aiml_agent, make_haystack, seed_installed
+from _harness import (
+    NOT_INSTALLED,
+    Stats,
+    Table,
+    emit,
+    in_order,
+    interleaved,
+    parse_args,
+    reps_for,
+    scripted_server,
+    verdict_line,
+)
+from contenders import aiml_agent_ready, aimlapi_haystack_installed, make_aiml_agent, make_haystack
 
 GOAL = 1.5
 
@@ -65,7 +76,7 @@ def contenders(
         missing["aiml_agent run()"] = missing["aiml_agent run_async()"] = "not importable"
     if is_async:
         notes.append("haystack Agent.run() cannot call async-only tools (Tool.invoke raises): run_async only")
-    if not seed_installed():
+    if not aimlapi_haystack_installed():
         for name in haystack_names(is_async):
             missing[name] = NOT_INSTALLED
         return out, missing, notes
@@ -106,7 +117,7 @@ def main(argv: list[str] | None = None) -> list[Table]:
             notes=notes,
         )
         goals = [
-            f"goal {name} <= {GOAL}x one tool: {ratio:.2f}x, {'met' if ratio <= GOAL else 'MISSED'}"
+            verdict_line(f"{name} vs one tool", ratio, GOAL, verdict=not args.quick)
             for name in ("aiml_agent run()", "aiml_agent run_async()")
             if (ratio := table.ratio(name)) is not None
         ]

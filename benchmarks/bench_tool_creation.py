@@ -30,6 +30,7 @@ from _harness import (
     profile_by_package,
     reps_for,
     top_functions,
+    verdict_line,
 )
 
 SOURCE = '''
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> list[Table]:
     for name, goal in (("aiml_agent create_tool", DECORATE_GOAL_MS), ("aiml_agent complete", COMPLETE_GOAL_MS)):
         if name in by_name:
             ms = by_name[name].median_ms
-            table.notes.append(f"goal {name} <= {goal} ms: {ms:.3f} ms, {'met' if ms <= goal else 'MISSED'}")
+            table.notes.append(verdict_line(name, ms, goal, "ms", verdict=not args.quick))
     n = reps if args.quick else max(20, reps // 4)
     model_args = {**ARGS, "passengers": [{"name": "Ada", "age": 36}]}
     plain = {"aiml_agent complete": "aiml_agent create_tool", "haystack complete": "haystack create_tool_from_function"}

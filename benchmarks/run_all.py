@@ -25,6 +25,7 @@ BENCHMARKS = (
     "parallel_tools",
     "replay",
     "memory",
+    "concurrency",
     "tracing",
     "sessions",
     "catalogue",

@@ -6,6 +6,7 @@ that the tables have the rows they promise, and that the goal notes are there fo
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import sys
 from pathlib import Path
@@ -42,6 +43,19 @@ def test_harness_interleaves_and_tables_ratios() -> None:
     assert "1.50x" in harness.goal_note(table, "x", 1.1, "x vs base") and "MISSED" in harness.goal_note(
         table, "x", 1.1, "x vs base"
     )
+    quick = harness.goal_note(table, "x", 1.1, "x vs base", verdict=False)  # --quick: the figure, no verdict
+    assert "1.50x" in quick and "met" not in quick and "MISSED" not in quick
+
+
+def test_tables_show_cpu_per_run_and_can_compare_by_it() -> None:
+    harness = _bench("_harness")
+    base = harness.Stats("base", [4_000_000] * 3, cpu_ns=[2_000_000] * 3)
+    ours = harness.Stats("ours", [3_000_000] * 3, cpu_ns=[1_000_000] * 3)
+    table = harness.Table("t", [base, ours], baseline="base", metric="cpu")
+    assert table.ratio("ours") == pytest.approx(0.5) and table.ratio("ours", "wall") == pytest.approx(0.75)
+    assert "| ours | 3.000 | 3.000 | 1.000 | 3 | 0.50x |" in table.markdown()
+    stats = harness.interleaved({"a": lambda: sum(range(10_000))}, reps=3, warmup=0)
+    assert len(stats[0].cpu_ns) == 3 and stats[0].cpu_ms is not None
 
 
 def test_a_peer_that_is_not_installed_is_a_row_saying_so() -> None:
@@ -63,10 +77,40 @@ def test_scripted_server_subprocess_answers_tool_call_then_text() -> None:
     harness = _bench("_harness")
     contenders = _bench("contenders")
     with harness.scripted_server("loop") as url:
-        run, _ = contenders.make_floor(url, stream=False)
-        assert "sunny" in run().lower()
-        run, _ = contenders.make_floor(url, stream=True)
-        assert "sunny" in run().lower()
+        for stream in (False, True):
+            for make in (contenders.make_floor, contenders.make_limit):
+                run, run_async = make(url, stream)
+                assert "sunny" in run().lower() and "sunny" in asyncio.run(run_async()).lower()
+        harness.server_stats(url, reset=True)
+        run, _ = contenders.make_limit(url, stream=True)
+        run(), run()
+        assert harness.server_stats(url)["requests"] == 4
+
+
+def test_fast_server_speaks_the_scripted_wire_and_counts_connections() -> None:
+    """The benchmarks' server: the generator parses its answers (tool calls streamed in fragments), latency holds
+    answers back, and the connections it counts are the ones clients opened."""
+    import asyncio
+    import time
+
+    from haystack.utils import Secret
+
+    from aiml_agent import Agent, AIMLAPIChatGenerator, create_tool
+
+    harness = _bench("_harness")
+    contenders = _bench("contenders")
+    fast = _bench("_fast_server")
+    with fast.FastServer(harness.make_script("loop"), latency=0.05) as server:
+        generator = AIMLAPIChatGenerator(api_key=Secret.from_token("k"), api_base_url=server.base_url)
+        agent = Agent(generator, [create_tool(contenders.get_weather)])
+        started = time.perf_counter()
+        results = [agent.run("Weather?", streaming_callback=lambda chunk: None) for _ in range(3)]
+        results.append(asyncio.run(agent.run_async("Weather?")))
+        assert time.perf_counter() - started >= 8 * 0.05  # 8 answers, each held back 50 ms
+        assert all(r["last_message"].text == "It is sunny in Paris, 21 degrees." for r in results)
+        assert results[0]["steps"][0].tool_calls[0].tool_call.arguments == {"city": "Paris"}
+        stats = harness.server_stats(server.base_url)
+    assert stats["requests"] == 8 and stats["connections"] == 2  # one sync, one async connection, each reused
 
 
 def test_agent_loop_quick(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,11 +118,17 @@ def test_agent_loop_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(tables) == 4  # sync/async x plain/streamed
     for table in tables:
         names = _names(table)
-        assert names[:3] == ["floor (openai SDK loop)", "haystack Agent + seed", "aiml_agent.Agent"]
+        assert names[:4] == [
+            "limit (bare HTTP loop)",
+            "floor (openai SDK loop)",
+            "haystack Agent + aimlapi-haystack",
+            "aiml_agent.Agent",
+        ]
         for stats in table.stats:  # each contender ran, or is a peer that says how to install it
             assert len(stats.samples_ns) == 2 or (stats.name != "aiml_agent.Agent" and "[bench]" in stats.missing)
-        assert "goal aiml_agent.Agent vs floor" in table.notes[0]
-    assert "x floor" in capsys.readouterr().out
+        assert "goal aiml_agent.Agent CPU/run vs floor" in table.notes[0]
+        assert not any(word in note for note in table.notes for word in (", met", "MISSED"))  # --quick: no verdict
+    assert "CPU x floor" in capsys.readouterr().out
 
 
 def test_tool_creation_quick() -> None:
@@ -109,6 +159,8 @@ def test_import_quick() -> None:
     assert "import aiml_agent" in _names(table)
     notes = {note.split(":")[0]: note for note in net.notes}
     assert notes["import aiml_agent"].endswith("heavy: none")  # the lazy exports load nothing heavy
+    agent_heavy = notes["from aiml_agent import Agent"].split("heavy: ")[1].split(", ")
+    assert not {"jsonschema", "docstring_parser", "openai", "aiml_agent.tools"} & set(agent_heavy)
 
 
 def test_replay_quick() -> None:
@@ -118,9 +170,21 @@ def test_replay_quick() -> None:
     assert [row[0].split(",")[0] for row in suite.rows] == ["2 test bodies in one process", "pytest", "pytest"]
 
 
+def test_concurrency_quick() -> None:
+    (grid,) = _bench("bench_concurrency").main(["--quick", "--n", "2"])
+    rows = {row[0]: row for row in grid.rows}
+    assert list(rows) == ["limit (bare asyncio loop)", "floor (openai SDK loop)", "aiml_agent.Agent"]
+    assert grid.headers[-1] == "connections" and all(int(row[-1]) == 2 for row in rows.values())  # 2 workers
+    assert float(rows["aiml_agent.Agent"][1]) > 0  # runs/s
+
+
 def test_memory_quick() -> None:
     (grid,) = _bench("bench_memory").main(["--quick", "--runs", "5"])
-    assert [row[0] for row in grid.rows] == ["floor (openai SDK loop)", "haystack Agent + seed", "aiml_agent.Agent"]
+    assert [row[0] for row in grid.rows] == [
+        "floor (openai SDK loop)",
+        "haystack Agent + aimlapi-haystack",
+        "aiml_agent.Agent",
+    ]
 
 
 def test_sessions_quick() -> None:

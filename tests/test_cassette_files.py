@@ -89,7 +89,7 @@ def test_run_dependent_request_headers_are_not_written(tmp_path: Path) -> None:
         with cassette(tmp_path / "noise", mode="once"):
             generator.run([_user("hi")])
     sent = {name.lower() for name in server.requests[0].headers}
-    assert {"user-agent", "x-stainless-retry-count", "x-stainless-package-version"} <= sent
+    assert {"user-agent", "x-stainless-package-version"} <= sent
 
     written = {
         name.lower()

@@ -61,12 +61,12 @@ def server():
 # ---- the API of aimlapi-haystack's AIMLAPIChatGenerator, which this one keeps ------------------------------
 
 
-def test_init_signature_is_aimlapi_haystacks_plus_tools_strict_and_profile():
+def test_init_signature_is_aimlapi_haystacks_plus_tools_strict_profile_and_http_limits():
     params = inspect.signature(AIMLAPIChatGenerator.__init__).parameters
     names = [n for n in params if n != "self"]
     assert names == [
         "api_key", "model", "streaming_callback", "api_base_url", "generation_kwargs", "tools", "timeout",
-        "extra_headers", "max_retries", "http_client_kwargs", "tools_strict", "profile",
+        "extra_headers", "max_retries", "http_client_kwargs", "tools_strict", "profile", "http_limits",
     ]  # fmt: skip
     assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in names)
     assert params["api_key"].default == Secret.from_env_var("AIMLAPI_API_KEY")
@@ -616,8 +616,8 @@ def test_one_generator_serves_successive_event_loops() -> None:
 
 
 def _ssl_context_of(client: Any) -> Any:
-    """The SSL context an openai client's httpx2 transport verifies with (httpcore2 connection pool)."""
-    return client._client._transport._pool._ssl_context
+    """The SSL context an openai client's httpx2 transport verifies with (aiml_agent's connection pool)."""
+    return client._client._transport._pool.ssl_context
 
 
 def test_default_clients_share_one_ssl_context_built_as_httpx2_does(server):

@@ -1,16 +1,17 @@
-"""Reading openai streams: every chunk reaches the callback (sync or async), and the stream is always closed."""
+"""Reading streams: every chunk reaches the callback (sync or async), and the stream is always closed."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
+import httpx2
 import pytest
 from haystack.dataclasses import ComponentInfo, StreamingChunk
-from openai import OpenAI
-from openai.types.chat import ChatCompletionChunk
 
 from aiml_agent._streams import read_stream, read_stream_async
+from aiml_agent._wire import events
 from aiml_agent.testing import Reply, ScriptedServer
 
 INFO = ComponentInfo(type="aiml_agent.generator.AIMLAPIChatGenerator", name="llm")
@@ -18,30 +19,25 @@ COST = {"credits_used": 42, "usd_spent": 0.000021}
 BASE_URL = "http://127.0.0.1:1/v1"
 
 
-def scripted_stream(*replies: Any) -> list[list[ChatCompletionChunk]]:
-    """The SDK's chunk objects of each reply streamed by a ScriptedServer (usage chunk included)."""
-    with ScriptedServer(list(replies)) as server:
-        client = OpenAI(api_key="test-key", base_url=server.base_url, max_retries=0)
-        return [
-            list(
-                client.chat.completions.create(
-                    model="m",
-                    messages=[{"role": "user", "content": "hi"}],
-                    stream=True,
-                    stream_options={"include_usage": True},
-                )
-            )
-            for _ in replies
-        ]
+def scripted_stream(*replies: Any) -> list[list[dict[str, Any]]]:
+    """The JSON data of each event of each reply streamed by a ScriptedServer (usage chunk included)."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    body["stream_options"] = {"include_usage": True}
+    with ScriptedServer(list(replies)) as server, httpx2.Client() as client:
+        streamed = []
+        for _ in replies:
+            request = client.build_request("POST", server.base_url + "/chat/completions", content=json.dumps(body))
+            streamed.append(list(events(client.send(request, stream=True))))
+        return streamed
 
 
 # ---- reading streams -------------------------------------------------------------------------------------
 
 
 class SyncFakeStream:
-    """Stands in for openai's Stream: yields chunks, may break off, records close()."""
+    """Stands in for the events of a response: yields chunks, may break off, records close()."""
 
-    def __init__(self, chunks: list[ChatCompletionChunk], fail_after: int | None = None) -> None:
+    def __init__(self, chunks: list[dict[str, Any]], fail_after: int | None = None) -> None:
         self.chunks, self.fail_after, self.closed = chunks, fail_after, 0
 
     def __iter__(self) -> Any:
@@ -55,14 +51,14 @@ class SyncFakeStream:
 
 
 class FakeStream(SyncFakeStream):
-    """Stands in for openai's AsyncStream."""
+    """Stands in for the async events of a response."""
 
     async def __aiter__(self) -> Any:
         for chunk in self:
             await asyncio.sleep(0)
             yield chunk
 
-    async def close(self) -> None:  # type: ignore[override]
+    async def aclose(self) -> None:
         await asyncio.sleep(0)
         self.closed += 1
 
@@ -117,3 +113,22 @@ async def test_read_stream_async_closes_when_cancelled() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert stream.closed == 1
+
+
+def test_chunks_built_without_init_equal_haystacks_own() -> None:
+    """The assembler's chunks skip Haystack's __init__ hook: they must be the same objects Haystack builds."""
+    import dataclasses
+
+    from haystack.dataclasses import ToolCallDelta
+
+    from aiml_agent._streams import new_chunk, new_tool_call_delta
+
+    delta = new_tool_call_delta(index=1, tool_name="f", arguments='{"a"', id="c1")
+    assert delta == ToolCallDelta(index=1, tool_name="f", arguments='{"a"', id="c1")
+    built = new_chunk(content="", index=1, tool_calls=[delta], start=True, meta={"model": "m"}, component_info=INFO)
+    made = StreamingChunk(content="", index=1, tool_calls=[delta], start=True, meta={"model": "m"}, component_info=INFO)
+    assert built == made and vars(built) == vars(made) and type(built) is StreamingChunk
+    assert new_chunk(content="a").meta == {} and new_chunk(content="a").meta is not new_chunk(content="b").meta
+    assert dataclasses.replace(built, content="") == made and built.to_dict() == made.to_dict()
+    with pytest.warns(Warning, match="Mutating attribute"):  # Haystack's mutation warning still applies
+        built.content = "changed"

@@ -4,6 +4,7 @@ answers that are not what they claim, retries, and the key never reachable from 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import traceback
@@ -405,3 +406,22 @@ def test_default_retries_and_their_waits() -> None:
     assert 0.375 <= waits[0] <= 0.5 and 0.75 <= waits[1] <= 1.0 and 1.5 <= waits[2] <= 2.0
     assert all(6.0 <= wait <= 8.0 for wait in waits[4:])  # capped
     assert sum(waits[:3]) <= 3.5  # the default retries wait at most 3.5 s in all
+
+
+def test_a_streamed_refusal_lands_in_meta_as_a_whole_one_does() -> None:
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return json.dumps(
+            {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [choice]}
+        )
+
+    events = [chunk({"role": "assistant", "refusal": ""}), chunk({"refusal": "I can't "}), chunk({"refusal": "help."})]
+    events += [chunk({}, "stop"), "[DONE]"]
+    whole = {"role": "assistant", "content": None, "refusal": "I can't help."}
+    body = {"id": "c", "object": "chat.completion", "created": 1, "model": "m"}
+    body["choices"] = [{"index": 0, "message": whole, "finish_reason": "stop"}]
+    with ScriptedServer([Reply(events=events), Reply(body=body)]) as server:
+        generator = generator_for(server)
+        [streamed] = generator.run("Hi", streaming_callback=lambda _: None)["replies"]
+        [answered] = generator.run("Hi")["replies"]
+    assert streamed.meta["refusal"] == answered.meta["refusal"] == "I can't help."

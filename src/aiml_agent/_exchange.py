@@ -1,5 +1,5 @@
-"""One logical model request (all its attempts): its ``X-Client-Request-Id``, how many attempts were made, the
-SDK's parse of its answer, and the AIMLAPIError a failure becomes."""
+"""One logical model request (all its attempts): its ``X-Client-Request-Id``, how many attempts were made, its
+answer's JSON, and the AIMLAPIError a failure becomes."""
 
 from __future__ import annotations
 
@@ -30,16 +30,18 @@ class Exchange:
             (str(v) for k, v in headers.items() if k.lower() == CLIENT_REQUEST_ID_HEADER.lower()), None
         )
 
-    def parsed(self, raw: Any) -> Any:
-        """The SDK's parse of the raw answer (a completion, a stream, or the text of a non-JSON answer)."""
+    def answer(self, response: Any) -> Any:
+        """A whole answer's JSON data; AIMLAPIError naming the server when the body is not JSON."""
         try:
-            return raw.parse()
+            return json.loads(response.content)
         except json.JSONDecodeError as error:
             raise not_json_answer(error, self.url) from None
+        except UnicodeDecodeError as error:
+            raise AIMLAPIError(f"The answer from {self.url} is not JSON: {error}") from None
 
-    def wire(self, raw: Any) -> dict[str, Any]:
+    def wire(self, response: Any) -> dict[str, Any]:
         """What the exchange tells about the reply: ids and cost headers (see `wire_meta`)."""
-        return wire_meta(raw.headers, self.client_request_id)
+        return wire_meta(response.headers, self.client_request_id)
 
     def failure(self, error: BaseException) -> AIMLAPIError | None:
         """The AIMLAPIError to raise for ``error`` (None: not a request failure, raise it as it is)."""

@@ -10,11 +10,16 @@ so ``Agent.from_dict`` / ``Pipeline.loads`` work in a fresh process whichever of
 Functions a user serializes (tool functions, streaming callbacks) are never ours: :func:`load_callable`
 refuses every callable of this package, and when the user's module is not on the allowlist its error names
 the steps that make it load.
+
+Also here, for the same components: their ``run`` annotations resolved once (:func:`resolve_run_annotations`).
 """
 
 from __future__ import annotations
 
+import builtins
 import re
+import sys
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -87,3 +92,44 @@ def load_callable(handle: str, *, what: str) -> Callable[..., Any]:
             "from serialized data."
         )
     return loaded
+
+
+class _Names(dict[str, Any]):
+    """Names for resolving annotations: the given ones, the module's, the builtins, and ``Any`` for the rest (names
+    a module imports only for type checking)."""
+
+    def __init__(self, module_names: dict[str, Any], names: dict[str, Any]) -> None:
+        super().__init__(names)
+        self.module_names = module_names
+
+    def __missing__(self, key: str) -> Any:
+        if key in self.module_names:
+            return self.module_names[key]
+        return getattr(builtins, key, Any)
+
+
+def resolve_run_annotations(cls: type, **names: Any) -> None:
+    """Resolve the string annotations of a component's ``run`` and ``run_async``, once, in place.
+
+    Haystack reads a component's ``run`` parameters every time one is created, and string annotations (what
+    ``from __future__ import annotations`` makes of them) cost it a ``typing.get_type_hints`` each time: 1-2 ms
+    per component made. Resolved annotations it takes as they are.
+
+    :param cls: The component class.
+    :param names: Names its annotations use that its module imports only for type checking (others of those
+        resolve to ``Any``).
+    """
+    if cls.__dict__.get("_run_annotations_resolved"):
+        return
+    for attribute in ("run", "run_async"):
+        function = cls.__dict__.get(attribute)
+        annotations = getattr(function, "__annotations__", None)
+        if not annotations or not any(isinstance(value, str) for value in annotations.values()):
+            continue
+        module_names = vars(sys.modules[function.__module__])
+        try:
+            hints = typing.get_type_hints(function, localns=_Names(module_names, names), include_extras=True)
+        except Exception:  # left as they are: Haystack resolves them itself, as before
+            continue
+        function.__annotations__ = hints
+    type.__setattr__(cls, "_run_annotations_resolved", True)

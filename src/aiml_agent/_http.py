@@ -1,8 +1,12 @@
-"""How the generator's openai clients talk HTTP: one SSL context per process, no OpenAI account headers, and
-retries left to :mod:`aiml_agent._retries`.
+"""How the generator's openai clients talk HTTP: one SSL context per process, a connection pool whose cost
+does not grow with its size, no OpenAI account headers, and retries left to :mod:`aiml_agent._retries`.
 
 Building the SDK's default HTTP client builds an SSL context and reads the CA bundle every time (25-70 ms);
-sharing one context makes a generator cheap to create. The SDK also sends OpenAI settings from the
+sharing one context makes a generator cheap to create. Its connection pool (httpcore2's) walks every
+connection on every request, which at hundreds of concurrent requests costs more than the requests
+themselves: the clients here are the SDK's ``httpx2`` clients (so timeouts, redirects, proxies from the
+environment and vcrpy's cassettes work as before) with the pools of :mod:`aiml_agent._pool_sync` /
+:mod:`aiml_agent._pool_async` in their default transport. The SDK also sends OpenAI settings from the
 environment (organization, project, custom headers) with every request; those must never reach AIMLAPI.
 """
 
@@ -10,18 +14,85 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import ssl
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+import httpx2
 from openai import AsyncOpenAI, DefaultAsyncHttpxClient, DefaultHttpxClient, OpenAI, omit
 
+from aiml_agent._wire import ChatWire
 
-def default_http_client(base_url: str, timeout: float, *, async_client: bool) -> Any:
-    """The SDK's default HTTP client (its timeout, limits and redirects), verifying with the shared SSL context."""
-    kind = _AsyncHttpClient if async_client else _SyncHttpClient
-    return kind(base_url=base_url, timeout=timeout, verify=default_ssl_context())
+logger = logging.getLogger(__name__)
+
+#: The connection limits of the generator's clients: the SDK's ``max_connections``, and every connection kept
+#: alive (the SDK keeps 100, so past 100 concurrent requests it closes and reopens connections all the time).
+DEFAULT_HTTP_LIMITS: dict[str, Any] = {
+    "max_connections": 1000,
+    "max_keepalive_connections": 1000,
+    "keepalive_expiry": 5.0,
+}
+
+
+def checked_http_limits(limits: Any) -> dict[str, Any] | None:
+    """``http_limits`` as a plain dict (from a mapping or an ``httpx.Limits``-like object), checked.
+
+    :raises ValueError: An unknown key, or a value that is not a positive number (or None: no limit).
+    """
+    if limits is None:
+        return None
+    if not isinstance(limits, Mapping):
+        limits = {key: getattr(limits, key) for key in DEFAULT_HTTP_LIMITS if hasattr(limits, key)}
+    unknown = sorted(set(limits) - set(DEFAULT_HTTP_LIMITS))
+    if unknown:
+        raise ValueError(f"http_limits: unknown key(s) {unknown}; known: {list(DEFAULT_HTTP_LIMITS)}")
+    for key, value in limits.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and (not number or value <= 0 or (key != "keepalive_expiry" and value != int(value))):
+            kind = "number of seconds" if key == "keepalive_expiry" else "whole number"
+            raise ValueError(f"http_limits[{key!r}] must be a positive {kind} or None (no limit), got {value!r}")
+    return dict(limits)
+
+
+def default_http_client(
+    base_url: str, timeout: float, *, async_client: bool, limits: Mapping[str, Any] | None = None
+) -> Any:
+    """The SDK's default HTTP client (its timeout, redirects and proxies from the environment) verifying with the
+    shared SSL context, with our pool in its transport; ``limits`` (see `DEFAULT_HTTP_LIMITS`) override the
+    defaults key by key."""
+    settings = {**DEFAULT_HTTP_LIMITS, **(limits or {})}
+    context = default_ssl_context()
+    if async_client:
+        from aiml_agent._pool_async import AsyncConnectionPool
+
+        client: Any = _AsyncHttpClient(base_url=base_url, timeout=timeout, verify=context)
+        _install_pool(client, httpx2.AsyncHTTPTransport, AsyncConnectionPool(context, **settings))
+    else:
+        from aiml_agent._pool_sync import ConnectionPool
+
+        client = _SyncHttpClient(base_url=base_url, timeout=timeout, verify=context)
+        _install_pool(client, httpx2.HTTPTransport, ConnectionPool(context, **settings))
+    return client
+
+
+def _install_pool(client: Any, transport_type: type[Any], pool: Any) -> None:
+    """Put ``pool`` in place of httpcore2's in the client's default transport (requests through a proxy from
+    the environment keep httpx2's proxy transports); keep httpcore2's if httpx2 moved either."""
+    transport: Any = getattr(client, "_transport", None)
+    if isinstance(transport, transport_type) and isinstance(getattr(transport, "_pool", None), httpcore_pools()):
+        transport._pool = pool
+    else:  # pragma: no cover - a future httpx2 that keeps them elsewhere: still correct, only slower
+        logger.warning("httpx2's client has no default transport pool where expected: aiml_agent's pool is unused")
+
+
+@cache
+def httpcore_pools() -> tuple[type, ...]:
+    import httpcore2
+
+    return (httpcore2.ConnectionPool, httpcore2.AsyncConnectionPool)
 
 
 class _SyncHttpClient(DefaultHttpxClient):
@@ -95,16 +166,22 @@ def without_openai_environment_headers(api_key: str) -> dict[str, Any]:
 
 
 class RetryingClient(OpenAI):
-    """The openai SDK's client with its own retries off: :mod:`aiml_agent._retries` retries, ``retries`` times."""
+    """The openai SDK's client with its own retries off: :mod:`aiml_agent._retries` retries, ``retries`` times.
 
-    def __init__(self, *, retries: int, **kwargs: Any) -> None:
-        super().__init__(max_retries=0, **kwargs)
+    Chat requests go through ``wire`` (see :mod:`aiml_agent._wire`); the client itself still serves any other
+    SDK call a user makes on it.
+    """
+
+    def __init__(self, *, retries: int, http_client: Any, **kwargs: Any) -> None:
+        super().__init__(max_retries=0, http_client=http_client, **kwargs)
         self.retries = retries
+        self.wire = ChatWire(self, http_client)
 
 
 class AsyncRetryingClient(AsyncOpenAI):
     """Async `RetryingClient`."""
 
-    def __init__(self, *, retries: int, **kwargs: Any) -> None:
-        super().__init__(max_retries=0, **kwargs)
+    def __init__(self, *, retries: int, http_client: Any, **kwargs: Any) -> None:
+        super().__init__(max_retries=0, http_client=http_client, **kwargs)
         self.retries = retries
+        self.wire = ChatWire(self, http_client)

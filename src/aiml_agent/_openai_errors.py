@@ -84,7 +84,7 @@ def translated(
 def status_error(error: openai.APIStatusError) -> AIMLAPIError:
     """AIMLAPIError for an HTTP error answer (problem+json, AIMLAPI's flat body or OpenAI's error object)."""
     body = error.body
-    server_message, request_id = _server_words(body)
+    server_message, request_id = server_words(body)
     request_id = request_id or error.request_id
     request = error.response.request
     message = f"AIMLAPI request failed: HTTP {error.status_code} from {request.method} {request.url}"
@@ -98,7 +98,7 @@ def status_error(error: openai.APIStatusError) -> AIMLAPIError:
     )
 
 
-def _server_words(body: Any) -> tuple[str | None, str | None]:
+def server_words(body: Any) -> tuple[str | None, str | None]:
     """``(message, request id)`` from an error body of any of the known shapes."""
     if isinstance(body, str):
         return (body.strip()[:500] or None), None

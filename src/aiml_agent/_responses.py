@@ -76,12 +76,9 @@ def parse_tool_call(*, tool_name: str, raw_arguments: str | dict[str, Any] | Non
     )
 
 
-def cost_of(response: Any) -> dict[str, Any] | None:
-    """AIMLAPI's ``meta.usage`` (``credits_used``, ``usd_spent``) of a completion or chunk, if the server sent it.
-
-    The openai SDK keeps fields it does not know in ``model_extra``, which is where AIMLAPI's ``meta`` lands.
-    """
-    meta = _extra(response, "meta")
+def cost_of(data: Any) -> dict[str, Any] | None:
+    """AIMLAPI's ``meta.usage`` (``credits_used``, ``usd_spent``) of an answer or a streamed chunk, if sent."""
+    meta = data.get("meta") if isinstance(data, dict) else None
     if isinstance(meta, dict) and isinstance(meta.get("usage"), dict):
         return dict(meta["usage"])
     return None
@@ -141,66 +138,88 @@ def check_finish_reason(reply: ChatMessage) -> None:
 def completion_replies(completion: Any, *, base_url: str, wire: Mapping[str, Any] | None = None) -> list[ChatMessage]:
     """The replies of a whole (non-streamed) answer.
 
-    :param completion: What the openai SDK parsed: a ``ChatCompletion``, or the text of a non-JSON answer.
+    :param completion: The answer's JSON data.
     :param base_url: Named in errors.
     :param wire: See `wire_meta`.
     :raises AIMLAPIError: The answer is not a chat completion, or has no choice.
     """
-    if isinstance(completion, (str, bytes)):
-        text = completion.decode(errors="replace") if isinstance(completion, bytes) else completion
-        raise AIMLAPIError(f"The answer from {base_url} is not JSON: {excerpt(text)}", body=excerpt(text))
-    choices = getattr(completion, "choices", None)
-    if not choices:
+    if not isinstance(completion, dict):
+        text = excerpt(json.dumps(completion))
+        raise AIMLAPIError(f"The answer from {base_url} is not a chat completion: {text}", body=completion)
+    choices = completion.get("choices")
+    if not choices or not isinstance(choices, list):
+        error = completion.get("error")
+        said = f": {excerpt(json.dumps(error))}" if error else ""
         raise AIMLAPIError(
-            f"The server at {base_url} returned no choice (an answer with an empty 'choices' list): no reply to use."
+            f"The server at {base_url} returned no choice (an answer with an empty 'choices' list){said}: "
+            "no reply to use.",
+            body=completion,
         )
-    return [completion_to_message(completion, choice, wire) for choice in choices]
+    return [completion_to_message(completion, choice, wire) for choice in choices if isinstance(choice, dict)]
 
 
-def completion_to_message(completion: Any, choice: Any, wire: Mapping[str, Any] | None = None) -> ChatMessage:
-    """Convert one choice of a (possibly parsed) ChatCompletion into an assistant ChatMessage.
+def completion_to_message(
+    completion: dict[str, Any], choice: dict[str, Any], wire: Mapping[str, Any] | None = None
+) -> ChatMessage:
+    """Convert one choice of a ChatCompletion (its JSON data) into an assistant ChatMessage.
 
-    :param completion: The ``ChatCompletion`` or ``ParsedChatCompletion``.
+    :param completion: The answer.
     :param choice: One of its choices.
     :param wire: See `wire_meta`.
     """
-    message = choice.message
+    message = choice.get("message") or {}
     tool_calls = [
-        parse_tool_call(tool_name=tc.function.name, raw_arguments=tc.function.arguments, call_id=call_id_of(tc.id, i))
-        for i, tc in enumerate(message.tool_calls or [])
-        if getattr(tc, "type", "function") == "function" and getattr(tc, "function", None) is not None
+        parse_tool_call(
+            tool_name=call["function"].get("name") or "",
+            raw_arguments=call["function"].get("arguments"),
+            call_id=call_id_of(call.get("id"), i),
+        )
+        for i, call in enumerate(message.get("tool_calls") or [])
+        if isinstance(call, dict)
+        and call.get("type", "function") == "function"
+        and isinstance(call.get("function"), dict)
     ]
     meta: dict[str, Any] = {
-        "id": completion.id,
-        "model": completion.model,
-        "index": choice.index,
-        "finish_reason": choice.finish_reason,
-        "usage": plain(completion.usage),
+        "id": completion.get("id"),
+        "model": completion.get("model"),
+        "index": choice.get("index"),
+        "finish_reason": choice.get("finish_reason"),
+        "usage": completion.get("usage"),
     }
-    if choice.logprobs:
-        meta["logprobs"] = plain(choice.logprobs)
-    if getattr(message, "refusal", None):
-        meta["refusal"] = message.refusal
+    if choice.get("logprobs"):
+        meta["logprobs"] = choice["logprobs"]
+    if message.get("refusal"):
+        meta["refusal"] = message["refusal"]
     cost = cost_of(completion)
     if cost is not None:
         meta["cost"] = cost
     text, details = reasoning_of(message)
     reasoning = reasoning_content(text, details)
     return ChatMessage.from_assistant(
-        text=message.content, tool_calls=tool_calls, reasoning=reasoning, meta=with_wire(meta, wire)
+        text=content_text(message.get("content")),
+        tool_calls=tool_calls,
+        reasoning=reasoning,
+        meta=with_wire(meta, wire),
     )
 
 
-def reasoning_of(message: Any) -> tuple[str, list[Any]]:
+def content_text(content: Any) -> str | None:
+    """A message's content as text: a string as is, a list of content parts (some gateways) joined."""
+    if isinstance(content, list):
+        return "".join(part.get("text") or "" for part in content if isinstance(part, dict)) or None
+    return content if isinstance(content, str) else None
+
+
+def reasoning_of(message: dict[str, Any]) -> tuple[str, list[Any]]:
     """The reasoning text of a message or a streamed delta, and its raw ``reasoning_details`` (if any).
 
     ``reasoning_content`` (DeepSeek, Qwen, GLM) or ``reasoning`` (OpenRouter, Groq) hold the text; when only
     ``reasoning_details`` (OpenRouter, Anthropic through gateways) has it, it is read from there.
     """
-    details = _extra(message, REASONING_DETAILS)
+    details = message.get(REASONING_DETAILS)
     details = list(details) if isinstance(details, list) else []
     for name in ("reasoning_content", "reasoning"):
-        value = _extra(message, name)
+        value = message.get(name)
         if isinstance(value, str) and value:
             return value, details
     texts = [
@@ -238,27 +257,6 @@ def call_id_of(sent: str | None, position: int) -> str:
 def excerpt(text: str, limit: int = 200) -> str:
     text = text.strip()
     return repr(text if len(text) <= limit else text[:limit] + "...")
-
-
-def _extra(obj: Any, name: str) -> Any:
-    """A field the SDK's types may not declare (kept in pydantic's ``model_extra``), or a declared one."""
-    extra = getattr(obj, "model_extra", None)
-    if isinstance(extra, dict) and name in extra:
-        return extra[name]
-    return getattr(obj, name, None)
-
-
-def plain(value: Any) -> Any:
-    """SDK objects (usage, logprobs) as plain data; plain data as is."""
-    if value is None:
-        return None
-    if hasattr(value, "model_dump"):
-        return value.model_dump()
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def _number(text: str) -> int | float | str:

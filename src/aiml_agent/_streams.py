@@ -6,13 +6,19 @@
 - finish reasons other than OpenAI's (``"eos"``, none until the last chunk) end a stream as well as ``"stop"``;
 - a streamed event that is not JSON, and a stream that ends without a finish reason, raise
   :class:`~aiml_agent.errors.AIMLAPIError` naming the server.
+
+The chunks are real ``StreamingChunk``s (and ``ToolCallDelta``s), built without going through their
+``__init__``: Haystack wraps its dataclasses' ``__init__`` and ``__setattr__`` to warn about mutation, which
+makes each chunk cost several times what it holds. The assembler builds only consistent chunks (one of
+text, tool calls or reasoning; an index with the last two), which is all ``__post_init__`` checks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import datetime
 from inspect import isawaitable
 from typing import Any
@@ -29,10 +35,10 @@ from haystack.dataclasses import (
 from aiml_agent._responses import (
     REASONING_DETAILS,
     call_id_of,
+    content_text,
     cost_of,
     excerpt,
     parse_tool_call,
-    plain,
     reasoning_content,
     reasoning_of,
     with_wire,
@@ -46,6 +52,35 @@ _FINISH_REASONS = {
     "tool_calls": "tool_calls",
     "function_call": "tool_calls",
 }
+
+
+def dataclass_builder(cls: type[Any]) -> Callable[..., Any]:
+    """A function making instances of the (non-frozen, non-slotted) dataclass ``cls`` from keyword fields,
+    with the defaults of the fields left out, without calling ``__init__`` or ``__post_init__``."""
+    defaults: dict[str, Any] = {}
+    factories: dict[str, Callable[[], Any]] = {}
+    for item in dataclasses.fields(cls):
+        if item.default is not dataclasses.MISSING:
+            defaults[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            factories[item.name] = item.default_factory
+    new = object.__new__
+
+    def build(**values: Any) -> Any:
+        instance = new(cls)
+        state = instance.__dict__
+        state.update(defaults)
+        for name, factory in factories.items():
+            if name not in values:
+                state[name] = factory()
+        state.update(values)
+        return instance
+
+    return build
+
+
+new_chunk: Callable[..., StreamingChunk] = dataclass_builder(StreamingChunk)
+new_tool_call_delta: Callable[..., ToolCallDelta] = dataclass_builder(ToolCallDelta)
 
 
 class StreamAssembler:
@@ -67,59 +102,76 @@ class StreamAssembler:
         self._started_text = False
 
     def add(self, chunk: Any) -> list[StreamingChunk]:
-        """Convert one SDK chunk (keeping the results in `chunks`); usually one StreamingChunk, more when a delta
-        carries reasoning, text and tool calls together. The last one carries the finish reason, usage and cost."""
-        meta: dict[str, Any] = {"model": getattr(chunk, "model", None), "received_at": datetime.now().isoformat()}
-        if getattr(chunk, "id", None):
-            meta["id"] = chunk.id
-        choices = getattr(chunk, "choices", None) or []
-        choice = choices[0] if choices else None
+        """Convert one streamed chunk (its JSON data), keeping the results in `chunks`; usually one StreamingChunk,
+        more when a delta carries reasoning, text and tool calls together. The last one carries the finish
+        reason, usage and cost."""
+        if not isinstance(chunk, dict):
+            chunk = {}
+        meta: dict[str, Any] = {"model": chunk.get("model"), "received_at": datetime.now().isoformat()}
+        if chunk.get("id"):
+            meta["id"] = chunk["id"]
+        choices = chunk.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
+        finish_reason = None
         if choice is not None:
-            meta.update(index=choice.index, finish_reason=choice.finish_reason)
+            finish_reason = choice.get("finish_reason")
+            meta["index"] = choice.get("index", 0)
+            meta["finish_reason"] = finish_reason
         pieces = self._pieces(choice) if choice is not None else []
         if not pieces:
             pieces = [{"content": ""}]
         for piece in pieces:
-            piece["meta"] = {**meta, **piece.get("meta", {})}
+            piece["meta"] = {**meta, **piece["meta"]} if "meta" in piece else dict(meta)
         last = pieces[-1]
-        last["meta"]["usage"] = plain(getattr(chunk, "usage", None))
+        delta = choice.get("delta") if choice is not None else None
+        if isinstance(delta, dict) and isinstance(delta.get("refusal"), str) and delta["refusal"]:
+            last["meta"]["refusal"] = delta["refusal"]  # joined into the reply's meta["refusal"]
+        last["meta"]["usage"] = chunk.get("usage")
         cost = cost_of(chunk)
         if cost is not None:
             last["meta"]["cost"] = cost
-        if choice is not None and choice.finish_reason:
-            last["finish_reason"] = _FINISH_REASONS.get(choice.finish_reason, "stop")
-        converted = [StreamingChunk(component_info=self.info, **piece) for piece in pieces]
+        if finish_reason:
+            last["finish_reason"] = _FINISH_REASONS.get(finish_reason, "stop")
+        info = self.info
+        converted = [new_chunk(component_info=info, **piece) for piece in pieces]
         self.chunks.extend(converted)
         return converted
 
-    def _pieces(self, choice: Any) -> list[dict[str, Any]]:
+    def _pieces(self, choice: dict[str, Any]) -> list[dict[str, Any]]:
         """The StreamingChunk arguments for what one choice's delta carries: reasoning, text, tool calls."""
-        delta = choice.delta
-        if delta is None:
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
             return []
         pieces: list[dict[str, Any]] = []
-        reasoning = reasoning_content(*reasoning_of(delta))
-        if reasoning is not None:
-            pieces.append({"content": "", "index": 0, "reasoning": reasoning})
-        if delta.content:
+        if "reasoning_content" in delta or "reasoning" in delta or REASONING_DETAILS in delta:
+            reasoning = reasoning_content(*reasoning_of(delta))
+            if reasoning is not None:
+                pieces.append({"content": "", "index": 0, "reasoning": reasoning})
+        content = delta.get("content")
+        if content:
+            text = content if isinstance(content, str) else content_text(content) or ""
             start, self._started_text = not self._started_text, True
-            piece: dict[str, Any] = {"content": delta.content, "index": 0, "start": start}
-            if choice.logprobs:
-                piece["meta"] = {"logprobs": plain(choice.logprobs)}
+            piece: dict[str, Any] = {"content": text, "index": 0, "start": start}
+            if choice.get("logprobs"):
+                piece["meta"] = {"logprobs": choice["logprobs"]}
             pieces.append(piece)
-        deltas = [self._resolve(raw) for raw in delta.tool_calls or []]
-        if deltas:
-            starts = any(d.tool_name for d in deltas)
-            pieces.append({"content": "", "index": deltas[0].index, "tool_calls": deltas, "start": starts})
+        raw_calls = delta.get("tool_calls")
+        if raw_calls:
+            deltas = [self._resolve(raw) for raw in raw_calls if isinstance(raw, dict)]
+            if deltas:
+                starts = any(d.tool_name for d in deltas)
+                pieces.append({"content": "", "index": deltas[0].index, "tool_calls": deltas, "start": starts})
         return pieces
 
-    def _resolve(self, raw: Any) -> ToolCallDelta:
-        function = getattr(raw, "function", None)
-        name = getattr(function, "name", None) or None
-        arguments = getattr(function, "arguments", None) or None
-        sent_id = getattr(raw, "id", None)
+    def _resolve(self, raw: dict[str, Any]) -> ToolCallDelta:
+        function = raw.get("function")
+        if not isinstance(function, dict):
+            function = {}
+        name = function.get("name") or None
+        arguments = function.get("arguments") or None
+        sent_id = raw.get("id")
         call_id = sent_id or None  # an empty id identifies nothing
-        raw_index = getattr(raw, "index", None)
+        raw_index = raw.get("index")
         raw_index = raw_index if isinstance(raw_index, int) else None
         position: int | None = None
         if call_id is not None:
@@ -143,7 +195,7 @@ class StreamAssembler:
             call["name"] = name
         if arguments:
             call["arguments"] += arguments
-        return ToolCallDelta(index=position, tool_name=new_name, arguments=arguments, id=sent_id)
+        return new_tool_call_delta(index=position, tool_name=new_name, arguments=arguments, id=sent_id)
 
     def _complete(self, position: int) -> bool:
         call = self._calls[position]
@@ -151,47 +203,56 @@ class StreamAssembler:
 
 
 def read_stream(
-    stream: Any, callback: SyncStreamingCallbackT, info: ComponentInfo | None, base_url: str
+    events: Iterator[Any], callback: SyncStreamingCallbackT, info: ComponentInfo | None, base_url: str
 ) -> list[StreamingChunk]:
-    """Read an openai ``Stream`` to the end, handing each converted chunk to `callback`; always closes it.
+    """Read a stream's events (their JSON data, see :func:`aiml_agent._wire.events`) to the end, handing each
+    converted chunk to `callback`; the events are always closed (and with them the response).
 
     :raises AIMLAPIError: A streamed event is not JSON.
     """
     assembler = StreamAssembler(info)
     try:
-        for chunk in stream:
+        for chunk in events:
             for piece in assembler.add(chunk):
                 callback(piece)
     except json.JSONDecodeError as error:
         raise _not_json_event(error, base_url) from None
     finally:
-        stream.close()
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
     return assembler.chunks
 
 
 async def read_stream_async(
-    stream: Any, callback: StreamingCallbackT, info: ComponentInfo | None, base_url: str
+    events: AsyncIterator[Any], callback: StreamingCallbackT, info: ComponentInfo | None, base_url: str
 ) -> list[StreamingChunk]:
-    """Async `read_stream` (the callback may be sync or async); closes the stream even when cancelled.
+    """Async `read_stream` (the callback may be sync or async); closes the events even when cancelled.
 
-    A stream read to the end was already closed by the SDK, so closing it again does not suspend and needs no
-    shield (a shield is a task, and an event-loop round, per model call); a broken-off one is closed shielded.
+    Events read to the end are already closed, so closing them again does not suspend and needs no shield (a
+    shield is a task, and an event-loop round, per model call); broken-off ones are closed shielded.
     """
     assembler = StreamAssembler(info)
     try:
-        async for chunk in stream:
+        async for chunk in events:
             for piece in assembler.add(chunk):
                 outcome = callback(piece)
                 if outcome is not None and isawaitable(outcome):
                     await outcome
     except json.JSONDecodeError as error:
-        await asyncio.shield(stream.close())
+        await _close(events)
         raise _not_json_event(error, base_url) from None
     except BaseException:
-        await asyncio.shield(stream.close())
+        await _close(events)
         raise
-    await stream.close()
+    await _close(events, shielded=False)
     return assembler.chunks
+
+
+async def _close(events: AsyncIterator[Any], *, shielded: bool = True) -> None:
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await (asyncio.shield(close()) if shielded else close())
 
 
 def stream_to_message(
@@ -246,6 +307,9 @@ def chunks_to_message(chunks: list[StreamingChunk]) -> ChatMessage:
     logprobs = [chunk.meta["logprobs"] for chunk in chunks if chunk.meta.get("logprobs")]
     if logprobs:
         meta["logprobs"] = logprobs
+    refusal = "".join(chunk.meta.get("refusal") or "" for chunk in chunks)
+    if refusal:
+        meta["refusal"] = refusal  # as a whole answer's message.refusal lands
     cost = last("cost")
     if cost is not None:
         meta["cost"] = cost

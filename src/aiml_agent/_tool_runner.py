@@ -54,7 +54,7 @@ MIN_POOL_WORKERS = 256
 def shared_executor(min_workers: int = 1) -> ThreadPoolExecutor:
     """The process-wide pool sync tools run on, created on first use (threads start only when needed).
 
-    One pool instead of one per turn: creating and tearing down an executor each turn was a visible share
+    One pool instead of one per turn: creating and tearing down an executor each turn would be a visible share
     of a fast agent run. It has at least ``MIN_POOL_WORKERS`` workers, so each run's own ``concurrency`` is
     what bounds it. A runner that allows more calls at once gets a larger pool that replaces this one for
     new runners; the old pool is not shut down, since runs in progress still submit to it: once they let go

@@ -5,6 +5,9 @@ reply without tool calls, an exit condition, ``max_steps`` model calls, a usage 
 than its ``retries``, or a call that waits for a person's approval. Tool failures of every kind go back to the
 model as error tool messages, worded by one formatter. All state of a run lives in the run and its messages (a
 run paused for approval resumes from its messages alone), so one Agent serves many concurrent runs.
+
+``from aiml_agent import Agent`` costs little more than ``import haystack``: what a run needs (``haystack.tools``,
+pydantic, the tool runner) is imported by the first Agent made, not by this module.
 """
 
 from __future__ import annotations
@@ -20,40 +23,28 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from haystack import component, default_from_dict, default_to_dict
-from haystack.components.generators.chat.types import ChatGenerator
 from haystack.core.serialization import component_to_dict
 from haystack.dataclasses import ChatMessage, StreamingCallbackT, SyncStreamingCallbackT, select_streaming_callback
-from haystack.tools import (
-    Tool,
-    ToolsType,
-    deserialize_tools_or_toolset_inplace,
-    flatten_tools_or_toolsets,
-    serialize_tools_or_toolset,
-    warm_up_tools,
-    warm_up_tools_async,
-)
-from haystack.tools import Toolset as HaystackToolset
 from haystack.utils.callable_serialization import serialize_callable
 from haystack.utils.deserialization import deserialize_component_inplace
 from haystack.utils.type_serialization import deserialize_type, serialize_type
-from pydantic import BaseModel, ValidationError
 
 from aiml_agent import _observe
-from aiml_agent._agent_tools import AgentTools, as_controls, as_tools, effective_controls, tools_by_name
-from aiml_agent._arguments import errors_from_validation
-from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
-from aiml_agent._request import response_format_for
-from aiml_agent._schema import drop_optional_nulls
-from aiml_agent._sync import run_blocking
-from aiml_agent._tool_runner import ToolRunner, tool_result_chunks
-from aiml_agent._turn import Answered, Turn, check_approvals, finish, plan_turn
+from aiml_agent._haystack import load_callable, resolve_run_annotations  # load_callable: allowlists this module
 from aiml_agent.approval import ApprovalDecision, ApprovalHandler, PendingToolCall
 from aiml_agent.errors import OutputValidationError
 from aiml_agent.run_result import RunState, Step, Usage, UsageLimits
 from aiml_agent.tool_controls import ToolControls
 from aiml_agent.tool_failure import ToolErrorFormatter, ToolFailure, field_error_lines, format_tool_failure
 
-if TYPE_CHECKING:  # a session is used through its methods: no import of the sessions package at run time
+if TYPE_CHECKING:  # imported where used (a session is used through its methods: the sessions package never)
+    from haystack.components.generators.chat.types import ChatGenerator
+    from haystack.tools import Tool, ToolsType
+    from pydantic import BaseModel
+
+    from aiml_agent._agent_tools import AgentTools
+    from aiml_agent._tool_runner import ToolRunner
+    from aiml_agent._turn import Answered, Turn
     from aiml_agent.sessions import Session
 
 DEFAULT_MAX_STEPS = 20
@@ -129,6 +120,13 @@ class Agent:
         :raises ValueError: A setting is out of range, two tools share a name, or an exit condition is no tool.
         :raises TypeError: ``output_type`` is not a pydantic model, or a tools item is neither Tool nor function.
         """
+        from haystack.tools import flatten_tools_or_toolsets
+        from pydantic import BaseModel
+
+        from aiml_agent._agent_tools import as_controls, as_tools, tools_by_name
+        from aiml_agent._request import response_format_for
+
+        resolve_run_annotations(type(self))
         if chat_generator is None:
             from aiml_agent.generator import AIMLAPIChatGenerator
 
@@ -178,6 +176,8 @@ class Agent:
 
     def warm_up(self) -> None:
         """Warm up the tools and the chat generator (a Pipeline calls this; a run outside one warms its tools)."""
+        from haystack.tools import warm_up_tools
+
         warm_up_tools(self.tools)
         self._tools_warm = True
         if hasattr(self.chat_generator, "warm_up"):
@@ -189,6 +189,8 @@ class Agent:
         ``Tool.invoke`` warms a tool itself, but a Toolset that loads its tools in ``warm_up()`` (MCP and the
         like) must be warmed before the model is told which tools exist.
         """
+        from haystack.tools import warm_up_tools
+
         if tools is not None:
             warm_up_tools(tools)
         elif not self._tools_warm:
@@ -197,6 +199,8 @@ class Agent:
 
     async def _warm_up_tools_async(self, tools: ToolsType | None) -> None:
         """:meth:`_warm_up_tools` for ``run_async``: tools that can warm up asynchronously do."""
+        from haystack.tools import warm_up_tools_async
+
         if tools is not None:
             await warm_up_tools_async(tools)
         elif not self._tools_warm:
@@ -247,6 +251,9 @@ class Agent:
         :raises ApprovalError: ``approvals`` name a call that is not waiting, or hold a wrong decision.
         :raises ToolArgumentsError: An ``Edit``'s arguments are invalid (nothing ran).
         """
+        from aiml_agent._agent_tools import as_tools
+        from aiml_agent._turn import Turn, check_approvals
+
         callback = select_streaming_callback(self.streaming_callback, streaming_callback, requires_async=False)
         session_run = session.start_run(messages, model=self._model_name()) if session is not None else None
         run_tools = as_tools(tools)
@@ -265,6 +272,8 @@ class Agent:
 
     def _loop(self, run: RunState, turn: Turn | None, callback: SyncStreamingCallbackT | None) -> None:
         """Answer the waiting turn (if any), then model call -> tool calls ... until the run has an exit reason."""
+        from aiml_agent._tool_runner import tool_result_chunks
+
         while True:
             if turn is not None:
                 answered = self._answer(run, turn)
@@ -305,6 +314,9 @@ class Agent:
     ) -> dict[str, Any]:
         """Async version of :meth:`run` (same parameters and result); callbacks and the approval handler may
         be sync or async."""
+        from aiml_agent._agent_tools import as_tools
+        from aiml_agent._turn import Turn, check_approvals
+
         callback = streaming_callback or self.streaming_callback  # sync ones are fine here: called inline
         model = self._model_name()
         session_run = await session.start_run_async(messages, model=model) if session is not None else None
@@ -329,6 +341,8 @@ class Agent:
 
     async def _loop_async(self, run: RunState, turn: Turn | None, callback: StreamingCallbackT | None) -> None:
         """:meth:`_loop` for ``run_async``."""
+        from aiml_agent._tool_runner import tool_result_chunks
+
         while True:
             if turn is not None:
                 answered = await self._answer_async(run, turn)
@@ -367,6 +381,10 @@ class Agent:
         max_steps: int | None,
         approvals: Mapping[str, ApprovalDecision] | None,
     ) -> RunState:
+        from haystack.tools import flatten_tools_or_toolsets
+
+        from aiml_agent._agent_tools import effective_controls, tools_by_name
+
         if max_steps is not None:
             _check_max_steps(max_steps)
         conversation = [ChatMessage.from_user(messages)] if isinstance(messages, str) else _message_list(messages)
@@ -417,6 +435,8 @@ class Agent:
 
     def _take_reply(self, run: RunState, replies: list[ChatMessage], duration: float) -> Turn | None:
         """Record the model's reply; decide whether the run ends; return the turn of tool calls to answer."""
+        from aiml_agent._turn import Turn
+
         if not replies:
             raise RuntimeError("The chat generator returned no reply")
         reply = replies[0]
@@ -438,6 +458,9 @@ class Agent:
 
     def _answer(self, run: RunState, turn: Turn) -> Answered:
         """Answer the open calls of ``turn`` from sync code; return what to stream (see ``tool_result_chunks``)."""
+        from aiml_agent._sync import run_blocking
+        from aiml_agent._turn import finish, plan_turn
+
         context_for = run.contexts_for_step()
         plan = plan_turn(run, turn, context_for)
         handler = self.approval_handler
@@ -455,6 +478,8 @@ class Agent:
 
     async def _answer_async(self, run: RunState, turn: Turn) -> Answered:
         """:meth:`_answer` under asyncio."""
+        from aiml_agent._turn import finish, plan_turn
+
         context_for = run.contexts_for_step()
         plan = plan_turn(run, turn, context_for)
         handler = self.approval_handler
@@ -471,6 +496,8 @@ class Agent:
         return finish(run, plan, runner, ran, time.perf_counter() - started, self.exit_conditions)
 
     def _runner(self, run: RunState, context_for: Callable[..., Any]) -> ToolRunner:
+        from aiml_agent._tool_runner import ToolRunner
+
         return ToolRunner(
             run.tools,
             concurrency=self.tool_concurrency,
@@ -484,6 +511,10 @@ class Agent:
 
     def _take_output(self, run: RunState, reply: ChatMessage) -> None:
         """Validate the final answer into ``output``; send the errors back for another try, a bounded number."""
+        from pydantic import ValidationError
+
+        from aiml_agent._arguments import errors_from_validation
+
         assert self.output_type is not None
         try:
             run.output = self._validated_output(reply.text or "")
@@ -502,6 +533,8 @@ class Agent:
 
     def _validated_output(self, text: str) -> BaseModel:
         """The answer as ``output_type``; ``null`` for an optional field (strict mode sends one) means its default."""
+        from aiml_agent._schema import drop_optional_nulls
+
         assert self.output_type is not None and self._output_schema is not None
         try:
             data = json.loads(text)
@@ -527,6 +560,8 @@ class Agent:
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize the agent: generator, tools and settings (``output_type`` and callables by import path)."""
+        from haystack.tools import serialize_tools_or_toolset
+
         return default_to_dict(
             self,
             chat_generator=component_to_dict(obj=self.chat_generator, name="chat_generator"),
@@ -552,6 +587,8 @@ class Agent:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Agent:
         """Rebuild an agent from :meth:`to_dict` output (modules must be on Haystack's deserialization allowlist)."""
+        from haystack.tools import deserialize_tools_or_toolset_inplace
+
         data = copy.deepcopy(data)  # deserializing works in place; leave the caller's dict as it was
         params = data.setdefault("init_parameters", {})
         deserialize_component_inplace(params, key="chat_generator")
@@ -577,8 +614,10 @@ class Agent:
 
 def _loads_tools_when_warmed(tools: Any) -> bool:
     """Whether a Toolset among ``tools`` finds its tools in ``warm_up`` (MCP): their names are checked at run start."""
-    items = [tools] if isinstance(tools, HaystackToolset) else list(tools)
-    return any(isinstance(item, HaystackToolset) and callable(getattr(item, "warm_up", None)) for item in items)
+    from haystack.tools import Toolset
+
+    items = [tools] if isinstance(tools, Toolset) else list(tools)
+    return any(isinstance(item, Toolset) and callable(getattr(item, "warm_up", None)) for item in items)
 
 
 def _check_max_steps(max_steps: Any) -> None:

@@ -6,12 +6,13 @@ still work where they did.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from haystack.tools.errors import ToolInvocationError
-
 if TYPE_CHECKING:
+    from haystack.tools.errors import ToolInvocationError
+
     from aiml_agent.tool_failure import FieldError
 
 
@@ -44,17 +45,49 @@ class ToolDefinitionError(AIMLAgentError, TypeError):
     """A function cannot become a tool: the message names the function and the parameter."""
 
 
-class ToolArgumentsError(AIMLAgentError, ToolInvocationError):
-    """The arguments a model gave a tool failed validation; the message is written for the model to read.
+if TYPE_CHECKING:
 
-    :param message: One line per bad field: where, what was expected, what came.
-    :param tool_name: The tool that was called.
-    :param errors: The structured errors (``FieldError``: field path, message, type, input) for programmatic use.
-    """
+    class ToolArgumentsError(AIMLAgentError, ToolInvocationError):
+        """The arguments a model gave a tool failed validation (see :func:`_tool_arguments_error`)."""
 
-    def __init__(self, message: str, *, tool_name: str, errors: Sequence[FieldError] | None = None) -> None:
-        ToolInvocationError.__init__(self, message, tool_name=tool_name)
-        self.errors: list[FieldError] = list(errors or [])
+        errors: list[FieldError]
+
+        def __init__(self, message: str, *, tool_name: str, errors: Sequence[FieldError] | None = None) -> None: ...
+
+
+def _tool_arguments_error() -> type:
+    """``ToolArgumentsError``, defined on first use: it derives from Haystack's ``ToolInvocationError``, and
+    importing that loads all of ``haystack.tools`` (pydantic, jsonschema...), which ``import aiml_agent.errors``
+    (and so ``from aiml_agent import Agent``) does not need to pay for."""
+    from haystack.tools.errors import ToolInvocationError
+
+    class ToolArgumentsError(AIMLAgentError, ToolInvocationError):
+        """The arguments a model gave a tool failed validation; the message is written for the model to read.
+
+        :param message: One line per bad field: where, what was expected, what came.
+        :param tool_name: The tool that was called.
+        :param errors: The structured errors (``FieldError``: field path, message, type, input) for programmatic
+            use.
+        """
+
+        def __init__(self, message: str, *, tool_name: str, errors: Sequence[FieldError] | None = None) -> None:
+            ToolInvocationError.__init__(self, message, tool_name=tool_name)
+            self.errors: list[FieldError] = list(errors or [])
+
+    ToolArgumentsError.__qualname__ = "ToolArgumentsError"
+    return ToolArgumentsError
+
+
+_DEFINING = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:
+    if name != "ToolArgumentsError":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _DEFINING:
+        if "ToolArgumentsError" not in globals():
+            globals()["ToolArgumentsError"] = _tool_arguments_error()
+    return globals()["ToolArgumentsError"]
 
 
 class ToolRetry(AIMLAgentError):

@@ -1,12 +1,13 @@
-"""`AIMLAPIChatGenerator`: Haystack's OpenAI chat generator pointed at AIMLAPI, with the seed's defects fixed.
+"""`AIMLAPIChatGenerator`: Haystack's OpenAI chat generator pointed at AIMLAPI, without the known defects of the
+AIMLAPI integration ``aimlapi-haystack``.
 
-Same API as the seed integration (``haystack_integrations...aimlapi.AIMLAPIChatGenerator``), plus
+Same API as that integration's generator (``haystack_integrations...aimlapi.AIMLAPIChatGenerator``), plus
 ``tools_strict`` and ``profile``. What it does differently, and why:
 
 - requests are shaped by the model's :class:`~aiml_agent.profiles.ModelProfile` (see :mod:`aiml_agent._request`):
   a Gemini or Claude model gets schemas its API accepts, not OpenAI's;
-- ``AIMLAPI_BASE_URL``, ``AIMLAPI_MAX_RETRIES`` and ``AIMLAPI_TIMEOUT`` are read (the seed documented the last
-  two but read ``OPENAI_*``);
+- ``AIMLAPI_BASE_URL``, ``AIMLAPI_MAX_RETRIES`` and ``AIMLAPI_TIMEOUT`` are read (``aimlapi-haystack`` documents
+  the last two but reads ``OPENAI_*``);
 - OpenAI's own settings the openai SDK takes from the environment (``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``,
   ``OPENAI_CUSTOM_HEADERS``) are not sent to AIMLAPI, nor another project's attribution headers;
 - a missing key fails before any request with an error naming ``AIMLAPI_API_KEY``;
@@ -25,6 +26,7 @@ import inspect
 import os
 import threading
 import weakref
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -44,16 +46,18 @@ from haystack.tools import (
     serialize_tools_or_toolset,
 )
 from haystack.utils import Secret, serialize_callable
+from haystack.utils.auth import SecretType
 from haystack.utils.http_client import init_http_client
 from openai.resources.chat.completions import Completions
 from pydantic import BaseModel
 
 from aiml_agent import _observe
 from aiml_agent._exchange import Exchange
-from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
+from aiml_agent._haystack import load_callable, resolve_run_annotations  # load_callable: allowlists this module
 from aiml_agent._http import (
     AsyncRetryingClient,
     RetryingClient,
+    checked_http_limits,
     default_http_client,
     without_openai_environment_headers,
 )
@@ -61,6 +65,7 @@ from aiml_agent._request import chat_arguments, response_format_for
 from aiml_agent._responses import check_finish_reason, completion_replies
 from aiml_agent._retries import call_with_retries, call_with_retries_async
 from aiml_agent._streams import read_stream, read_stream_async, stream_to_message
+from aiml_agent._wire import events, events_async
 from aiml_agent.errors import AIMLAPIError, MissingAPIKeyError
 from aiml_agent.profiles import ModelProfile, profile_for
 
@@ -102,7 +107,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
     def __init__(
         self,
         *,
-        api_key: Secret = Secret.from_env_var("AIMLAPI_API_KEY"),  # noqa: B008 - the seed's default
+        api_key: Secret = Secret.from_env_var("AIMLAPI_API_KEY"),  # noqa: B008 - aimlapi-haystack's default
         model: str = "openai/gpt-5-chat-latest",
         streaming_callback: StreamingCallbackT | None = None,
         api_base_url: str | None = _NOT_GIVEN_BASE_URL,
@@ -114,6 +119,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         http_client_kwargs: dict[str, Any] | None = None,
         tools_strict: bool = False,
         profile: ModelProfile | dict[str, Any] | None = None,
+        http_limits: Mapping[str, Any] | None = None,
     ) -> None:
         """
         Creates an AIMLAPIChatGenerator.
@@ -130,12 +136,18 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         :param extra_headers: HTTP headers added to every request.
         :param max_retries: Retries (with backoff) on timeouts, broken connections, 408/409/429 and 5xx (never
             on other 4xx: 403 is AIMLAPI's "out of credits"); defaults to `AIMLAPI_MAX_RETRIES`, else 3.
-        :param http_client_kwargs: Keyword arguments for the `httpx.Client` / `httpx.AsyncClient`.
+        :param http_client_kwargs: Keyword arguments for a plain `httpx.Client` / `httpx.AsyncClient` built by
+            Haystack's `init_http_client` (for what `http_limits` does not cover: certificates, HTTP/2, a custom
+            transport...). That client is several times slower per request than the default one.
         :param tools_strict: Send tool schemas in strict mode (see `aiml_agent.strict`); `run` can override it.
             A model without a strict mode gets non-strict schemas (one warning says so).
         :param profile: What the model accepts (a `ModelProfile`, or its `to_dict()`); `None` asks
             `profile_for(model)` on every request.
+        :param http_limits: Connection limits of the default HTTP clients: `max_connections` (open at once, default
+            1000), `max_keepalive_connections` (kept open when idle, default 1000) and `keepalive_expiry` (seconds
+            an idle connection is kept, default 5); a value of `None` means no limit. An `httpx.Limits` works too.
         :raises TypeError: When `api_key` is not a `Secret` (a plain string would be written out by `to_dict`).
+        :raises ValueError: When `http_limits` has an unknown key or a bad value, or comes with `http_client_kwargs`.
         """
         if not isinstance(api_key, Secret):
             raise TypeError(
@@ -146,6 +158,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             profile = ModelProfile.from_dict(profile)
         elif profile is not None and not isinstance(profile, ModelProfile):
             raise TypeError(f"profile must be a ModelProfile or None, not {type(profile).__name__}")
+        resolve_run_annotations(type(self))
         super(AIMLAPIChatGenerator, self).__init__(  # noqa: UP008 - zero-arg super fails under @component
             api_key=api_key,
             model=model,
@@ -160,6 +173,12 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         )
         self.extra_headers = extra_headers
         self.profile: ModelProfile | None = profile
+        self.http_limits = checked_http_limits(http_limits)
+        if self.http_limits is not None and http_client_kwargs:
+            raise ValueError(
+                "Pass either http_limits (the default, fast HTTP client with these limits) or http_client_kwargs "
+                "(a plain httpx client; put its limits there as 'limits'), not both."
+            )
         self.client: RetryingClient | None = None
         self.async_client: AsyncRetryingClient | None = None
         # An async client belongs to the event loop it runs on (its connections do): one per loop.
@@ -225,15 +244,16 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
     def _http_client(self, *, async_client: bool, base_url: str, timeout: float) -> Any:
         """The HTTP client for the openai SDK client.
 
-        With ``http_client_kwargs``: Haystack's ``init_http_client`` (an ``httpx`` client, as before). Without:
-        the SDK's own default client (same timeout, limits, redirects), but verifying with one SSL context per
-        process instead of building one, and reading the CA bundle, for every generator (25-70 ms each).
+        With ``http_client_kwargs``: Haystack's ``init_http_client`` (an ``httpx`` client, as Haystack's own
+        generator makes it). Without: the SDK's own default client (same timeout, redirects), on aiml_agent's
+        connection pool (``http_limits``), verifying with one SSL context per process instead of building one, and
+        reading the CA bundle, for every generator (25-70 ms each).
         """
         if self.http_client_kwargs:
             if async_client:
                 return init_http_client(self.http_client_kwargs, async_client=True)
             return init_http_client(self.http_client_kwargs, async_client=False)
-        return default_http_client(base_url, timeout, async_client=async_client)
+        return default_http_client(base_url, timeout, async_client=async_client, limits=self.http_limits)
 
     def _client_kwargs(self) -> dict[str, Any]:
         """The client's settings, resolved (environment read) once per client: its error messages name these."""
@@ -258,7 +278,8 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
         except ValueError:
             key = None
         if not key:
-            env_vars = [v for v in getattr(self.api_key, "_env_vars", ()) if v != "AIMLAPI_API_KEY"]
+            named = self.api_key.to_dict().get("env_vars") if self.api_key.type is SecretType.ENV_VAR else None
+            env_vars = [v for v in named or () if v != "AIMLAPI_API_KEY"]
             also = f" (this generator reads {', '.join(env_vars)})" if env_vars else ""
             raise MissingAPIKeyError(
                 f"No AIMLAPI API key: set the AIMLAPI_API_KEY environment variable{also} or pass "
@@ -303,6 +324,7 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             http_client_kwargs=self.http_client_kwargs,
             tools_strict=self.tools_strict,
             profile=self.profile.to_dict() if self.profile is not None else None,
+            http_limits=self.http_limits,
         )
 
     @classmethod
@@ -357,16 +379,18 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             exchange = Exchange(client, args)
             failure: AIMLAPIError | None = None
             try:
-                raw = call_with_retries(
-                    lambda: client.chat.completions.with_raw_response.create(**args), client.retries, exchange.attempts
+                request = client.wire.build(args)
+                stream = args["stream"]
+                response = call_with_retries(
+                    lambda: client.wire.send(request, stream=stream), client.retries, exchange.attempts
                 )
                 if callback is not None:
-                    chunks = read_stream(
-                        exchange.parsed(raw), callback, ComponentInfo.from_component(self), exchange.url
-                    )
-                    replies = [stream_to_message(chunks, exchange.url, exchange.wire(raw))]
+                    info = ComponentInfo.from_component(self)
+                    chunks = read_stream(events(response), callback, info, exchange.url)
+                    replies = [stream_to_message(chunks, exchange.url, exchange.wire(response))]
                 else:
-                    replies = completion_replies(exchange.parsed(raw), base_url=exchange.url, wire=exchange.wire(raw))
+                    answer = exchange.answer(response)
+                    replies = completion_replies(answer, base_url=exchange.url, wire=exchange.wire(response))
             except Exception as error:
                 failure = exchange.failure(error)
                 if failure is None:
@@ -409,15 +433,18 @@ class AIMLAPIChatGenerator(OpenAIChatGenerator):
             exchange = Exchange(client, args)
             failure: AIMLAPIError | None = None
             try:
-                raw = await call_with_retries_async(
-                    lambda: client.chat.completions.with_raw_response.create(**args), client.retries, exchange.attempts
+                request = client.wire.build(args)
+                stream = args["stream"]
+                response = await call_with_retries_async(
+                    lambda: client.wire.send_async(request, stream=stream), client.retries, exchange.attempts
                 )
                 if async_callback is not None:
                     info = ComponentInfo.from_component(self)
-                    chunks = await read_stream_async(exchange.parsed(raw), async_callback, info, exchange.url)
-                    replies = [stream_to_message(chunks, exchange.url, exchange.wire(raw))]
+                    chunks = await read_stream_async(events_async(response), async_callback, info, exchange.url)
+                    replies = [stream_to_message(chunks, exchange.url, exchange.wire(response))]
                 else:
-                    replies = completion_replies(exchange.parsed(raw), base_url=exchange.url, wire=exchange.wire(raw))
+                    answer = exchange.answer(response)
+                    replies = completion_replies(answer, base_url=exchange.url, wire=exchange.wire(response))
             except Exception as error:
                 failure = exchange.failure(error)
                 if failure is None:

@@ -140,7 +140,7 @@ def _text(body: Any) -> str | None:
 
 def _read_answer(exchange: Exchange, text: str, headers: Mapping[str, Any]) -> None:
     """Fill in the exchange's reply (or error, or raw text) from the answer's text."""
-    from aiml_agent._openai_errors import _server_words
+    from aiml_agent._openai_errors import server_words
     from aiml_agent._responses import wire_meta
 
     wire = wire_meta(headers, None)
@@ -158,26 +158,21 @@ def _read_answer(exchange: Exchange, text: str, headers: Mapping[str, Any]) -> N
         except (AttributeError, TypeError, ValueError):  # not shaped like a chat completion: shown as it is
             pass
     if isinstance(value, dict) and "choices" not in value:
-        exchange.error = _server_words(value)[0]
+        exchange.error = server_words(value)[0]
     if exchange.status >= 400 and exchange.error is None:
         exchange.error = text or "(no message)"
     exchange.raw = text or None
 
 
 def _completion(value: dict[str, Any], wire: Mapping[str, Any]) -> ChatMessage:
-    from openai.types.chat import ChatCompletion
-
     from aiml_agent._responses import completion_to_message
 
-    completion = ChatCompletion.construct(**value)
-    return completion_to_message(completion, completion.choices[0], wire)
+    return completion_to_message(value, value["choices"][0], wire)
 
 
 def _read_stream(exchange: Exchange, text: str, wire: Mapping[str, Any]) -> None:
     """A streamed answer, put together as the generator does (tool-call fragments, usage, cost)."""
-    from openai.types.chat import ChatCompletionChunk
-
-    from aiml_agent._openai_errors import _server_words
+    from aiml_agent._openai_errors import server_words
     from aiml_agent._responses import with_wire
     from aiml_agent._streams import StreamAssembler, chunks_to_message
 
@@ -194,12 +189,12 @@ def _read_stream(exchange: Exchange, text: str, wire: Mapping[str, Any]) -> None
         if not isinstance(chunk, dict):
             continue
         if chunk.get("error"):  # the usage an error event may carry still counts
-            exchange.error = _server_words(chunk)[0]
+            exchange.error = server_words(chunk)[0]
             chunk = {key: value for key, value in chunk.items() if key != "error"}
         if "choices" not in chunk and "usage" not in chunk:  # not a chat completion chunk (e.g. MCP's JSON-RPC)
             continue
         try:
-            assembler.add(ChatCompletionChunk.construct(**chunk))
+            assembler.add(chunk)
         except (AttributeError, TypeError, ValueError):
             exchange.error = f"unreadable stream chunk: {payload[:80]}"
     if assembler.chunks:

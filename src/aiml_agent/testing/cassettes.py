@@ -8,15 +8,16 @@
 - A file that is not a cassette fails with :class:`CassetteFormatError`, naming the file and what is wrong.
 - Requests match on method, path and JSON body (key order ignored); a mismatch explains itself with a diff.
 - MCP traffic (JSON-RPC over streamable HTTP) replays too (see :mod:`aiml_agent.testing._mcp_traffic`).
+- Replays are cheap (parsed cassettes kept, bodies parsed and diffed once, no needless copies): see
+  :mod:`aiml_agent.testing._replay_speed`.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,13 @@ import yaml
 from aiml_agent.testing._cassette_format import CassetteFormatError, FileNamingPersister, checked_shape, yaml_problem
 from aiml_agent.testing._mcp_traffic import matched_part
 from aiml_agent.testing._network import blocked_network
+from aiml_agent.testing._replay_speed import (
+    body_diff,
+    missing_libraries_fail_fast,
+    parsed_body,
+    parsed_once,
+    skip_needless_request_copies,
+)
 from aiml_agent.testing._scrubbing import (
     PLACEHOLDER_KEY,
     REDACTED,
@@ -229,6 +237,10 @@ class ReadableYAMLSerializer:
 
     @staticmethod
     def deserialize(cassette_string: str) -> dict[str, Any]:
+        return parsed_once(cassette_string, ReadableYAMLSerializer._parse)
+
+    @staticmethod
+    def _parse(cassette_string: str) -> dict[str, Any]:
         try:
             data = _load(cassette_string)
         except yaml.YAMLError as error:
@@ -253,6 +265,9 @@ class ScrubbingSerializer:
         return self.inner.serialize(scrubbed(cassette_dict))
 
     def deserialize(self, cassette_string: str) -> Any:
+        return parsed_once(cassette_string, self._parse)
+
+    def _parse(self, cassette_string: str) -> Any:
         try:
             data = self.inner.deserialize(cassette_string)
         except (ValueError, yaml.YAMLError) as error:  # json.JSONDecodeError is a ValueError
@@ -265,38 +280,18 @@ class ScrubbingSerializer:
 # --- matcher ----------------------------------------------------------------------------------------------
 
 
-def _parsed(body: Any) -> Any:
-    if body is None or body in (b"", ""):
-        return None
-    try:
-        return json.loads(body)
-    except (ValueError, TypeError):
-        return body
-
-
 def json_body(r1: Any, r2: Any) -> None:
     """Match request bodies as JSON (key order ignored); raise AssertionError with a diff when they differ.
 
     vcrpy passes the request being made first and the recorded one second. JSON-RPC messages (MCP) match on
     method and params: ids and the client's ``_meta`` / ``clientInfo`` are not compared.
     """
-    new, recorded = _parsed(r1.body), _parsed(r2.body)
-    if matched_part(new) == matched_part(recorded):
+    if matched_part(parsed_body(r1.body)) == matched_part(parsed_body(r2.body)):
         return
-    texts = []
-    for value in (recorded, new):
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        texts.append(
-            value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
-        )
-    diff = difflib.unified_diff(
-        texts[0].splitlines(), texts[1].splitlines(), "recorded", "this request", n=2, lineterm=""
-    )
-    lines = [line if len(line) <= 200 else line[:200] + "…" for line in diff]
-    if len(lines) > 40:
-        lines = [*lines[:40], f"… ({len(lines) - 40} more diff lines)"]
-    raise AssertionError("\n".join(lines))
+    new, recorded = (body if body is not None else b"" for body in (r1.body, r2.body))
+    if not isinstance(new, (bytes, str)) or not isinstance(recorded, (bytes, str)):
+        raise AssertionError(f"bodies differ: recorded {recorded!r}, this request {new!r}")
+    raise AssertionError(body_diff(recorded, new))
 
 
 # --- configuration ----------------------------------------------------------------------------------------
@@ -311,6 +306,7 @@ def configure_vcr(vcr: VCR) -> VCR:
     if not isinstance(vcr.persister, FileNamingPersister):
         vcr.register_persister(FileNamingPersister(vcr.persister))
     vcr.register_matcher("json_body", json_body)
+    skip_needless_request_copies(vcr)
     vcr.serializer = "yaml"
     vcr.match_on = MATCH_ON
     vcr.decode_compressed_response = True
@@ -413,7 +409,9 @@ def cassette(
         mode = "new_episodes"
     recorder = configure_vcr(vcrpy.VCR(record_mode=mode))
     try:
-        with recorder.use_cassette(str(file), **vcr_options) as tape:
+        with ExitStack() as stack:
+            with missing_libraries_fail_fast():
+                tape = stack.enter_context(recorder.use_cassette(str(file), **vcr_options))
             blocking = tape.write_protected if block_network is None else block_network
             try:
                 with placeholder_key(), blocked_network(allowed_hosts) if blocking else nullcontext():

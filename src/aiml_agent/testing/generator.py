@@ -35,6 +35,7 @@ from haystack.tools import ToolsType, deserialize_tools_or_toolset_inplace, seri
 from haystack.utils import Secret, serialize_callable
 
 from aiml_agent._haystack import load_callable  # also puts this module on the deserialization allowlist
+from aiml_agent._http11 import INCOMPLETE_BODY
 from aiml_agent.errors import AIMLAgentError
 from aiml_agent.generator import AIMLAPIChatGenerator, _message_list, _response_format_param
 from aiml_agent.profiles import ModelProfile
@@ -57,7 +58,6 @@ __all__ = ["SCRIPTED_BASE_URL", "ScriptExhaustedError", "ScriptedChatGenerator",
 #: The base URL a ScriptedChatGenerator's requests (and so its error messages) name; nothing listens there.
 SCRIPTED_BASE_URL = "http://scripted.invalid/v1"
 _PLACEHOLDER_KEY = "scripted-test-key"
-_CUT_STREAM = "peer closed connection without sending complete message body (incomplete chunked read)"
 
 
 class ScriptExhaustedError(AIMLAgentError, AssertionError):
@@ -389,7 +389,7 @@ class _Events(httpx2.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         for sent, event in enumerate(self.events):
             if self.reply.cut_after is not None and sent >= self.reply.cut_after:
-                raise httpx2.RemoteProtocolError(_CUT_STREAM)
+                raise httpx2.RemoteProtocolError(INCOMPLETE_BODY)
             if sent and self.reply.chunk_delay:
                 time.sleep(self.reply.chunk_delay)
             yield f"data: {event}\n\n".encode()
@@ -404,7 +404,7 @@ class _AsyncEvents(httpx2.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for sent, event in enumerate(self.events):
             if self.reply.cut_after is not None and sent >= self.reply.cut_after:
-                raise httpx2.RemoteProtocolError(_CUT_STREAM)
+                raise httpx2.RemoteProtocolError(INCOMPLETE_BODY)
             if sent and self.reply.chunk_delay:
                 await asyncio.sleep(self.reply.chunk_delay)
             yield f"data: {event}\n\n".encode()

@@ -128,9 +128,11 @@ class CassetteFixtures:
         ):
             yield
             return
+        from aiml_agent.testing._replay_speed import missing_libraries_fail_fast
         from aiml_agent.testing.cassettes import blocked_network, placeholder_key
 
-        tape = request.getfixturevalue("vcr")
+        with missing_libraries_fail_fast():  # entering the cassette, vcrpy tries every HTTP library it knows
+            tape = request.getfixturevalue("vcr")
         if tape is not None and not _allow_unplayed(request):
             request.node.stash[_STRICT_TAPE] = tape
         if tape is not None and tape.write_protected:
