@@ -19,7 +19,6 @@ tracer sits under the pipeline's span. Messages, tool arguments and results are 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from aiml_agent import _observe
+from aiml_agent._secrets import REDACTED, environment_secrets, longest_first
 from aiml_agent.run_result import reported_number
 
 if TYPE_CHECKING:
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["instrument", "is_instrumented", "span_line", "uninstrument"]
 
 PROVIDER = "aimlapi"
-REDACTED = "REDACTED"
-_MIN_SECRET_LEN = 6
 _SHOWN = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "aimlapi.cost.usd", "gen_ai.tool.call.id")
 # Request parameters recorded on chat spans: the name in the request body -> the GenAI attribute.
 _REQUEST_PARAMETERS = {
@@ -278,11 +276,6 @@ def _short(text: str, limit: int = 300) -> str:
 
 def _scrub(text: str) -> str:
     """``text`` with every API key found in the environment (``*_API_KEY`` variables) replaced by REDACTED."""
-    for secret in _secrets():
+    for secret in longest_first(environment_secrets()):
         text = text.replace(secret, REDACTED)
     return text
-
-
-def _secrets() -> list[str]:
-    values = {value for name, value in os.environ.items() if name.upper().endswith("API_KEY")}
-    return sorted((v for v in values if len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)

@@ -13,13 +13,12 @@ Applied by the cassette serializers on every save (see :mod:`aiml_agent.testing.
 
 from __future__ import annotations
 
-import os
 from copy import deepcopy
 from typing import Any
 
+from aiml_agent._secrets import MIN_SECRET_LEN, REDACTED, environment_secrets, longest_first
 from aiml_agent.testing._mcp_traffic import is_placeholder_header, with_placeholders
 
-REDACTED = "REDACTED"
 PLACEHOLDER_KEY = "aiml-cassette-placeholder-key"  #: the key set while replaying; never a secret
 
 #: A header whose name contains one of these words carries a credential: it is never written.
@@ -31,7 +30,6 @@ _IDENTIFIER_PARTS = ("request-id", "requestid", "organization")
 # the attribution headers the generator sends; matching never reads headers, so leaving them out loses nothing.
 _NOISE_HEADERS = frozenset({"user-agent", "http-referer", "referer", "x-title"})
 _NOISE_PREFIXES = ("x-stainless-",)
-_MIN_SECRET_LEN = 6
 
 
 def _normal(name: str) -> str:
@@ -63,14 +61,14 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
 
 
 def _secret_values(interactions: list[dict[str, Any]]) -> list[str]:
-    values = {v for k, v in os.environ.items() if k.upper().endswith("API_KEY")}
+    values = environment_secrets()
     for interaction in interactions:
         for name, value in interaction["request"].get("headers", {}).items():
             if is_secret_header(name) and "cookie" not in name.lower():  # a cookie header holds many values
                 for item in value if isinstance(value, list) else [value]:
                     values.add(str(item).removeprefix("Bearer ").removeprefix("bearer ").strip())
     values.discard(PLACEHOLDER_KEY)
-    return sorted((v for v in values if len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)
+    return longest_first({v for v in values if len(v) >= MIN_SECRET_LEN})
 
 
 def _scrub(value: Any, secrets: list[str]) -> Any:
