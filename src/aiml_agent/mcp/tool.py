@@ -20,7 +20,7 @@ from mcp import MCPError
 
 from aiml_agent._json_arguments import argument_errors, make_validator
 from aiml_agent._schema import drop_optional_nulls
-from aiml_agent.errors import MCPToolError, ToolArgumentsError
+from aiml_agent.errors import MCPToolError, ToolArgumentsError, ToolTimeoutError
 from aiml_agent.mcp._results import error_text, result_text
 from aiml_agent.tool_failure import FieldError, invalid_arguments_text
 
@@ -135,11 +135,15 @@ class MCPTool(Tool):
     def _failure(self, error: Exception) -> ToolInvocationError:
         """The error a failed call raises; its ``__cause__`` (what the model is told) says what happened.
 
-        A JSON-RPC error from the server becomes an :class:`MCPToolError` naming its code.
+        A JSON-RPC error from the server becomes an :class:`MCPToolError` naming its code; no answer within the
+        toolset's ``timeout`` a :class:`ToolTimeoutError` (the model is told the call timed out).
         """
         cause: Exception = error
         if isinstance(error, MCPError):
             cause = MCPToolError(f"the server answered with JSON-RPC error {error.code}: {error.message}")
+            cause.__cause__ = error
+        elif isinstance(error, TimeoutError) and self._connection.timeout is not None:  # reported as a timeout
+            cause = ToolTimeoutError(str(error), tool_name=self.name, timeout=self._connection.timeout)
             cause.__cause__ = error
         failure = ToolInvocationError(
             f"MCP tool '{self.name}' failed: {type(cause).__name__}: {cause}", tool_name=self.name
